@@ -1,0 +1,473 @@
+"""A collection: one LMDB store, one in-memory index per vector field, and the payload table.
+
+The collection is a self-contained shard: it owns its folder and could live in another process.
+
+Write path: validate and encode outside any lock; then, under the write side of the collection's
+read-write lock, commit one LMDB transaction (sync on) that writes the points, logs the touched
+internal ids under a new sequence number and bumps the counters; then apply the same change to
+the indexes and the payload table. A write is acknowledged only after both. Reads hold the read
+side, so they always see LMDB and memory agree.
+
+Recovery: the payload table is rebuilt from LMDB; each index is loaded from its checkpoint and
+the change log after the checkpoint's sequence is replayed against LMDB's current state, or,
+when the checkpoint is missing or corrupt, rebuilt from the stored vectors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import lmdb
+import numpy as np
+
+from vecdb.engine.checkpoint import read_manifest, verified_path, write_checkpoint
+from vecdb.engine.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from vecdb.engine.filter_eval import select
+from vecdb.engine.filters import Filter
+from vecdb.engine.ids import decode_point_id, encode_point_id
+from vecdb.engine.options import EngineOptions
+from vecdb.engine.payload import decode_payload
+from vecdb.engine.payload_index import PayloadTable
+from vecdb.engine.schema import CollectionConfig, DenseField
+from vecdb.engine.storage import CollectionStore, StoredRecord
+from vecdb.engine.types import (
+    CollectionInfo, CollectionStats, FieldStats, NearestQuery, PointId, Record, ScoredPoint, ScrollPage,
+    UpdateResult, UpsertBatch,
+)
+from vecdb.engine.validation import (
+    PreparedUpsert, check_query_shape, check_query_vector, check_vector_fields, point_keys, prepare_upsert,
+    storage_dtype,
+)
+from vecdb.index import INDEX_TYPES, HnswIndexConfig, IndexLoadError, VectorIndex, create_index
+from vecdb.index.locking import RWLock
+
+__all__ = ["Collection"]
+
+log = logging.getLogger(__name__)
+
+_INDEX_KIND = "hnsw"
+_REBUILD_BATCH = 10_000
+
+
+class _NothingToCommit(Exception):
+    """Raised inside a write transaction to abort it when the mutation touches nothing."""
+
+
+class Collection:
+    """One collection's data, indexes and locks. Every public method is thread-safe."""
+
+    def __init__(self, path: Path, config: CollectionConfig, options: EngineOptions,
+                 background: Executor | None = None) -> None:
+        self.path = path
+        self.config = config
+        self.options = options
+        self._background = background
+        self._dense = {f.name: f for f in config.vectors if isinstance(f, DenseField)}
+        self._store = CollectionStore(path, map_size=options.map_size_bytes, field_names=list(self._dense))
+        self._index_dir = path / "index"
+        self._lock = RWLock()
+        self._checkpoint_mutex = threading.Lock()
+        self._checkpoint_pending = False
+        self._closed = False
+        self._payloads = PayloadTable(config.payload_indexes)
+        self._indexes: dict[str, VectorIndex] = {}
+        self._applied_seq = 0
+        self._checkpoint_seq = 0
+        self._changed_since_checkpoint = 0
+        self._recover()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    # ---- recovery ---------------------------------------------------------------------------
+
+    def _new_index(self, field: DenseField) -> VectorIndex:
+        return create_index(_INDEX_KIND, dim=field.dim, metric=field.metric, config=self._index_config(field))
+
+    def _index_config(self, field: DenseField) -> HnswIndexConfig:
+        return HnswIndexConfig(
+            m=field.hnsw.m, ef_construct=field.hnsw.ef_construct, ef=field.hnsw.ef,
+            num_threads=self.options.search_threads,
+        )
+
+    def _recover(self) -> None:
+        started = time.monotonic()
+        with self._store.begin() as txn:
+            self._applied_seq = self._store.sequence(txn)
+            for iid, rec in self._store.iter_records(txn):
+                self._payloads.set(iid, decode_payload(rec.payload_json))
+        manifest = read_manifest(self._index_dir)
+        if manifest is not None and manifest.sequence > self._applied_seq:
+            log.warning("%s: index checkpoint is ahead of the data (seq %d > %d); rebuilding",
+                        self.name, manifest.sequence, self._applied_seq)
+            manifest = None
+        all_loaded = manifest is not None
+        for name, field in self._dense.items():
+            index = self._load_checkpoint(field, manifest)
+            if index is None:
+                all_loaded = False
+                index = self._rebuild(field)
+            else:
+                assert manifest is not None
+                self._replay(field, index, manifest.sequence)
+            self._indexes[name] = index
+        self._checkpoint_seq = manifest.sequence if (all_loaded and manifest) else -1
+        log.info("%s: opened %d points at sequence %d in %.2fs", self.name, len(self._payloads),
+                 self._applied_seq, time.monotonic() - started)
+
+    def _load_checkpoint(self, field: DenseField, manifest: Any) -> VectorIndex | None:
+        if manifest is None or field.name not in manifest.fields:
+            return None
+        entry = manifest.fields[field.name]
+        path = verified_path(self._index_dir, entry)
+        if path is None or entry.kind not in INDEX_TYPES:
+            return None
+        try:
+            return INDEX_TYPES[entry.kind].load(path, dim=field.dim, metric=field.metric, config=self._index_config(field))
+        except IndexLoadError as exc:
+            log.warning("%s: %s; rebuilding field %r from storage", self.name, exc, field.name)
+            return None
+
+    def _rebuild(self, field: DenseField) -> VectorIndex:
+        index = self._new_index(field)
+        dtype = storage_dtype(field)
+        ids: list[int] = []
+        rows: list[bytes] = []
+
+        def flush() -> None:
+            if ids:
+                matrix = np.frombuffer(b"".join(rows), dtype=dtype).reshape(len(ids), field.dim)
+                index.add(np.array(ids, dtype=np.uint64), matrix.astype(np.float32))
+                ids.clear()
+                rows.clear()
+
+        with self._store.begin() as txn:
+            for iid, data in self._store.iter_vectors(txn, field.name):
+                ids.append(iid)
+                rows.append(data)
+                if len(ids) >= _REBUILD_BATCH:
+                    flush()
+            flush()
+        log.info("%s: rebuilt index of field %r from storage (%d points)", self.name, field.name, len(index))
+        return index
+
+    def _replay(self, field: DenseField, index: VectorIndex, since: int) -> None:
+        with self._store.begin() as txn:
+            changed = self._store.changed_since(txn, since)
+            present = [int(i) for i in changed if self._store.vector_bytes(txn, field.name, int(i)) is not None]
+            absent = np.setdiff1d(changed, np.array(present, dtype=np.uint64))
+            if present:
+                index.add(np.array(present, dtype=np.uint64), self._read_vectors(txn, field, present))
+        if absent.size:
+            index.remove(absent)
+        if changed.size:
+            log.info("%s: replayed %d changed points into field %r", self.name, changed.size, field.name)
+
+    def _read_vectors(self, txn: lmdb.Transaction, field: DenseField, iids: Iterable[int]) -> np.ndarray:
+        dtype = storage_dtype(field)
+        data = b"".join(self._store.vector_bytes(txn, field.name, i) or b"" for i in iids)
+        return np.frombuffer(data, dtype=dtype).reshape(-1, field.dim).astype(np.float32)
+
+    # ---- writes -----------------------------------------------------------------------------
+
+    def _commit(self, body: Callable[[lmdb.Transaction, int], tuple[np.ndarray, int]]) -> tuple[int, np.ndarray]:
+        """Run `body(txn, next_iid) -> (touched iids, next_iid)` in one synced transaction.
+
+        Call with the write lock held. Returns (sequence, touched iids). Grows the LMDB map once
+        when it is full: no read transaction of this collection is open while the write lock is held.
+        """
+        self._check_open()
+        for attempt in range(2):
+            try:
+                with self._store.begin(write=True) as txn:
+                    sequence = self._store.sequence(txn) + 1
+                    iids, next_iid = body(txn, self._store.next_iid(txn))
+                    self._store.log_change(txn, sequence, iids)
+                    self._store.set_counters(txn, sequence=sequence, next_iid=next_iid)
+                return sequence, iids
+            except lmdb.MapFullError:
+                if attempt:
+                    raise ResourceExhausted(
+                        f"collection {self.name!r}: storage map is full even after growing; "
+                        "raise VECDB_MAP_SIZE_BYTES or free disk space"
+                    ) from None
+                log.info("%s: LMDB map full, growing to %d bytes", self.name, self._store.grow())
+        raise AssertionError("unreachable")
+
+    def upsert(self, batch: UpsertBatch) -> UpdateResult:
+        """Insert or replace points, atomically and durably."""
+        prepared = prepare_upsert(
+            self.config, batch, max_points=self.options.max_batch_points, max_payload_bytes=self.options.max_payload_bytes
+        )
+        with self._lock.write():
+            sequence, iids = self._commit(lambda txn, next_iid: self._write_points(txn, next_iid, prepared))
+            for name, index in self._indexes.items():
+                index.add(iids, prepared.vectors[name])
+            for iid, payload in zip(iids.tolist(), prepared.payloads):
+                self._payloads.set(iid, payload)
+            self._applied_seq = sequence
+        self._note_changes(len(prepared))
+        return UpdateResult(sequence=sequence, count=len(prepared))
+
+    def _write_points(self, txn: lmdb.Transaction, next_iid: int, p: PreparedUpsert) -> tuple[np.ndarray, int]:
+        iids = np.empty(len(p), dtype=np.uint64)
+        store = self._store
+        for i, key in enumerate(p.keys):
+            iid = store.lookup_iid(txn, key)
+            if iid is None:
+                iid, next_iid = next_iid, next_iid + 1
+            iids[i] = iid
+            record = StoredRecord(key, p.payload_json[i], p.texts[i])
+            store.put_point(txn, iid, record, {name: p.stored[name][i].tobytes() for name in p.stored})
+        return iids, next_iid
+
+    def delete_ids(self, ids: list[PointId]) -> UpdateResult:
+        """Delete points by id; ids that do not exist are ignored."""
+        _, keys = point_keys(list(ids))
+        with self._lock.write():
+            return self._delete(keys)
+
+    def delete_filter(self, filt: Filter) -> UpdateResult:
+        """Delete every point the filter matches."""
+        with self._lock.write():
+            iids = self._select(filt, self._payloads.all_ids())
+            with self._store.begin() as txn:
+                keys = [rec.point_key for i in iids.tolist() if (rec := self._store.record(txn, i)) is not None]
+            return self._delete(keys)
+
+    def _delete(self, keys: list[bytes]) -> UpdateResult:
+        def body(txn: lmdb.Transaction, next_iid: int) -> tuple[np.ndarray, int]:
+            found = []
+            for key in keys:
+                iid = self._store.lookup_iid(txn, key)
+                if iid is not None:
+                    self._store.delete_point(txn, iid, key)
+                    found.append(iid)
+            if not found:
+                raise _NothingToCommit
+            return np.unique(np.array(found, dtype=np.uint64)), next_iid
+
+        try:
+            sequence, iids = self._commit(body)
+        except _NothingToCommit:
+            return UpdateResult(sequence=self._applied_seq, count=0)
+        for index in self._indexes.values():
+            index.remove(iids)
+        for iid in iids.tolist():
+            self._payloads.remove(iid)
+        self._applied_seq = sequence
+        self._note_changes(int(iids.size))
+        return UpdateResult(sequence=sequence, count=int(iids.size))
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def _resolve_ids(self, ids: Iterable[PointId]) -> np.ndarray:
+        with self._store.begin() as txn:
+            found = [self._store.lookup_iid(txn, encode_point_id(pid)) for pid in ids]
+        return np.unique(np.array([i for i in found if i is not None], dtype=np.uint64))
+
+    def _select(self, filt: Filter, candidates: np.ndarray) -> np.ndarray:
+        return select(filt, candidates, self._payloads, self._resolve_ids)
+
+    def _record(self, txn: lmdb.Transaction, iid: int, with_payload: bool, with_vectors: tuple[str, ...]) -> Record | None:
+        stored = self._store.record(txn, iid)
+        if stored is None:
+            return None
+        vectors = {name: self._read_vectors(txn, self._dense[name], [iid])[0] for name in with_vectors}
+        return Record(
+            id=decode_point_id(stored.point_key),
+            payload=decode_payload(stored.payload_json) if with_payload else None,
+            vectors=vectors,
+            text=stored.text if with_payload else None,
+        )
+
+    def get(self, ids: list[PointId], *, with_payload: bool = True, with_vectors: tuple[str, ...] = ()) -> list[Record]:
+        """Points by id, in request order; ids that do not exist are left out."""
+        _, keys = point_keys(list(ids))
+        check_vector_fields(self.config, with_vectors)
+        out = []
+        with self._reading(), self._store.begin() as txn:
+            for key in keys:
+                iid = self._store.lookup_iid(txn, key)
+                record = self._record(txn, iid, with_payload, with_vectors) if iid is not None else None
+                if record is not None:
+                    out.append(record)
+        return out
+
+    def count(self, filt: Filter | None = None) -> int:
+        with self._reading():
+            if filt is None:
+                return len(self._payloads)
+            return int(self._select(filt, self._payloads.all_ids()).size)
+
+    def scroll(self, *, filter: Filter | None = None, limit: int = 10, offset: PointId | None = None,
+               with_payload: bool = True, with_vectors: tuple[str, ...] = ()) -> ScrollPage:
+        """A page of points in id order starting at `offset`, and the id the next page starts at."""
+        if not 1 <= limit <= self.options.max_limit:
+            raise InvalidArgument(f"limit = {limit} is out of range [1, {self.options.max_limit}]")
+        check_vector_fields(self.config, with_vectors)
+        start = point_keys([offset], "offset")[1][0] if offset is not None else None
+        with self._reading():
+            allowed = set(self._select(filter, self._payloads.all_ids()).tolist()) if filter is not None else None
+            records: list[Record] = []
+            next_offset: PointId | None = None
+            with self._store.begin() as txn:
+                for key, iid in self._store.iter_points(txn, start):
+                    if allowed is not None and iid not in allowed:
+                        continue
+                    if len(records) == limit:
+                        next_offset = decode_point_id(key)
+                        break
+                    record = self._record(txn, iid, with_payload, with_vectors)
+                    if record is not None:
+                        records.append(record)
+        return ScrollPage(records=records, next_offset=next_offset)
+
+    def query(self, q: NearestQuery) -> list[ScoredPoint]:
+        """Nearest neighbours of one query vector."""
+        return self.query_batch([q])[0]
+
+    def query_batch(self, queries: list[NearestQuery]) -> list[list[ScoredPoint]]:
+        """Answer many queries; those that share field, filter and search parameters go to the
+        index as one batch."""
+        fields = []
+        for i, q in enumerate(queries):
+            where = f"queries[{i}]" if len(queries) > 1 else "query"
+            check_query_shape(q, self.options.max_limit, where)
+            field = self.config.resolve_using(q.using)
+            if not isinstance(field, DenseField):
+                raise InvalidArgument(f"{where}.using = {field.name!r} is a {field.kind} field; nearest search needs a dense field")
+            check_vector_fields(self.config, q.with_vectors)
+            fields.append(field)
+        results: list[list[ScoredPoint]] = [[] for _ in queries]
+        with self._reading():
+            vectors = self._query_vectors(queries, fields)
+            groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+            for i, q in enumerate(queries):
+                groups[(fields[i].name, q.filter, q.ef, q.exact)].append(i)
+            allowed_by_filter: dict[Filter, np.ndarray] = {}
+            for (name, filt, ef, exact), members in groups.items():
+                allowed = None
+                if filt is not None:
+                    if filt not in allowed_by_filter:
+                        allowed_by_filter[filt] = self._select(filt, self._payloads.all_ids())
+                    allowed = allowed_by_filter[filt]
+                    if allowed.size == 0:
+                        continue
+                    exact = exact or allowed.size <= self.options.exact_scan_threshold
+                k = max(queries[i].offset + queries[i].limit for i in members)
+                found = self._indexes[name].search(np.stack([vectors[i] for i in members]), k,
+                                                   allowed=allowed, ef=ef, exact=exact)
+                with self._store.begin() as txn:
+                    for row, i in enumerate(members):
+                        results[i] = self._scored(txn, queries[i], fields[i], *found.row(row))
+        return results
+
+    def _query_vectors(self, queries: list[NearestQuery], fields: list[DenseField]) -> list[np.ndarray]:
+        out = []
+        with self._store.begin() as txn:
+            for i, (q, field) in enumerate(zip(queries, fields)):
+                where = f"queries[{i}]" if len(queries) > 1 else "query"
+                if q.vector is not None:
+                    out.append(check_query_vector(field, q.vector, f"{where}.vector"))
+                    continue
+                (key,) = point_keys([q.point], f"{where}.point")[1]
+                iid = self._store.lookup_iid(txn, key)
+                if iid is None:
+                    raise NotFound(f"{where}.point = {q.point!r}: no such point in collection {self.name!r}")
+                out.append(self._read_vectors(txn, field, [iid])[0])
+        return out
+
+    def _scored(self, txn: lmdb.Transaction, q: NearestQuery, field: DenseField, ids: np.ndarray,
+                scores: np.ndarray) -> list[ScoredPoint]:
+        out = []
+        for iid, score in zip(ids[q.offset:q.offset + q.limit].tolist(), scores[q.offset:q.offset + q.limit].tolist()):
+            if q.score_threshold is not None and not field.metric.passes(score, q.score_threshold):
+                break
+            record = self._record(txn, iid, q.with_payload, q.with_vectors)
+            if record is not None:
+                out.append(ScoredPoint(id=record.id, score=score, payload=record.payload,
+                                       vectors=record.vectors, text=record.text))
+        return out
+
+    # ---- checkpoints, stats, lifecycle ------------------------------------------------------
+
+    def _note_changes(self, n: int) -> None:
+        self._changed_since_checkpoint += n
+        if (self._background is not None and not self._checkpoint_pending
+                and self._changed_since_checkpoint >= self.options.checkpoint_every_mutations):
+            self._checkpoint_pending = True
+            self._background.submit(self._background_checkpoint)
+
+    def _background_checkpoint(self) -> None:
+        try:
+            self.checkpoint()
+        except Exception:  # a failed background checkpoint costs only replay time later
+            log.exception("%s: background checkpoint failed", self.name)
+        finally:
+            self._checkpoint_pending = False
+
+    def checkpoint(self, *, force: bool = False) -> int:
+        """Write every index checkpoint if anything changed since the last; returns its sequence."""
+        with self._checkpoint_mutex:
+            with self._lock.read():
+                self._check_open()
+                sequence = self._applied_seq
+                if sequence == self._checkpoint_seq and not force:
+                    return sequence
+                changed = self._changed_since_checkpoint
+                write_checkpoint(self._index_dir, sequence, {
+                    name: (_INDEX_KIND, len(index), index.save) for name, index in self._indexes.items()
+                })
+            with self._lock.write(), self._store.begin(write=True) as txn:
+                self._store.trim_changes(txn, sequence)
+            self._checkpoint_seq = sequence
+            self._changed_since_checkpoint = max(0, self._changed_since_checkpoint - changed)
+            return sequence
+
+    def info(self) -> CollectionInfo:
+        with self._reading():
+            return CollectionInfo(config=self.config, points_count=len(self._payloads), sequence=self._applied_seq)
+
+    def stats(self) -> CollectionStats:
+        with self._reading():
+            index_bytes = sum(p.stat().st_size for p in self._index_dir.glob("*")) if self._index_dir.exists() else 0
+            fields = tuple(
+                FieldStats(name=name, kind="dense", indexed_points=len(index), index_capacity=index.capacity,
+                           ram_bytes=index.ram_bytes, checkpoint_sequence=max(self._checkpoint_seq, 0))
+                for name, index in self._indexes.items()
+            )
+            return CollectionStats(name=self.name, points_count=len(self._payloads), sequence=self._applied_seq,
+                                   disk_bytes=self._store.disk_bytes() + index_bytes, fields=fields)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._lock.read():
+            self._check_open()
+            yield
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise FailedPrecondition(f"collection {self.name!r} is closed or being deleted")
+
+    def close(self, *, checkpoint: bool = True) -> None:
+        """Checkpoint (unless told not to) and release the LMDB environment."""
+        if self._closed:
+            return
+        if checkpoint:
+            self.checkpoint()
+        with self._lock.write():
+            self._closed = True
+            self._store.close()
+
+    def __repr__(self) -> str:
+        return f"Collection({self.name!r}, points={len(self._payloads)}, sequence={self._applied_seq})"
+

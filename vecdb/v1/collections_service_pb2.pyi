@@ -1,0 +1,199 @@
+from vecdb.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Metric(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    METRIC_UNSPECIFIED: _ClassVar[Metric]
+    COSINE: _ClassVar[Metric]
+    DOT: _ClassVar[Metric]
+    L2: _ClassVar[Metric]
+
+class PayloadIndexType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYLOAD_INDEX_TYPE_UNSPECIFIED: _ClassVar[PayloadIndexType]
+    KEYWORD: _ClassVar[PayloadIndexType]
+    INTEGER: _ClassVar[PayloadIndexType]
+    FLOAT: _ClassVar[PayloadIndexType]
+    BOOL: _ClassVar[PayloadIndexType]
+METRIC_UNSPECIFIED: Metric
+COSINE: Metric
+DOT: Metric
+L2: Metric
+PAYLOAD_INDEX_TYPE_UNSPECIFIED: PayloadIndexType
+KEYWORD: PayloadIndexType
+INTEGER: PayloadIndexType
+FLOAT: PayloadIndexType
+BOOL: PayloadIndexType
+
+class HnswParams(_message.Message):
+    __slots__ = ("m", "ef_construct", "ef")
+    M_FIELD_NUMBER: _ClassVar[int]
+    EF_CONSTRUCT_FIELD_NUMBER: _ClassVar[int]
+    EF_FIELD_NUMBER: _ClassVar[int]
+    m: int
+    ef_construct: int
+    ef: int
+    def __init__(self, m: _Optional[int] = ..., ef_construct: _Optional[int] = ..., ef: _Optional[int] = ...) -> None: ...
+
+class QuantizationParams(_message.Message):
+    __slots__ = ("int8", "binary", "oversampling", "rescore")
+    INT8_FIELD_NUMBER: _ClassVar[int]
+    BINARY_FIELD_NUMBER: _ClassVar[int]
+    OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
+    RESCORE_FIELD_NUMBER: _ClassVar[int]
+    int8: Int8Quantization
+    binary: BinaryQuantization
+    oversampling: float
+    rescore: bool
+    def __init__(self, int8: _Optional[_Union[Int8Quantization, _Mapping]] = ..., binary: _Optional[_Union[BinaryQuantization, _Mapping]] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ...) -> None: ...
+
+class Int8Quantization(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class BinaryQuantization(_message.Message):
+    __slots__ = ("bits", "method")
+    class Method(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        METHOD_UNSPECIFIED: _ClassVar[BinaryQuantization.Method]
+        THRESHOLD: _ClassVar[BinaryQuantization.Method]
+        RECURRENT_RESIDUAL: _ClassVar[BinaryQuantization.Method]
+    METHOD_UNSPECIFIED: BinaryQuantization.Method
+    THRESHOLD: BinaryQuantization.Method
+    RECURRENT_RESIDUAL: BinaryQuantization.Method
+    BITS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    bits: int
+    method: BinaryQuantization.Method
+    def __init__(self, bits: _Optional[int] = ..., method: _Optional[_Union[BinaryQuantization.Method, str]] = ...) -> None: ...
+
+class DenseParams(_message.Message):
+    __slots__ = ("dim", "metric", "storage_dtype", "hnsw", "quantization")
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_DTYPE_FIELD_NUMBER: _ClassVar[int]
+    HNSW_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
+    dim: int
+    metric: Metric
+    storage_dtype: _common_pb2.DType
+    hnsw: HnswParams
+    quantization: QuantizationParams
+    def __init__(self, dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., storage_dtype: _Optional[_Union[_common_pb2.DType, str]] = ..., hnsw: _Optional[_Union[HnswParams, _Mapping]] = ..., quantization: _Optional[_Union[QuantizationParams, _Mapping]] = ...) -> None: ...
+
+class MultiVectorParams(_message.Message):
+    __slots__ = ("dim", "metric", "storage_dtype")
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_DTYPE_FIELD_NUMBER: _ClassVar[int]
+    dim: int
+    metric: Metric
+    storage_dtype: _common_pb2.DType
+    def __init__(self, dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., storage_dtype: _Optional[_Union[_common_pb2.DType, str]] = ...) -> None: ...
+
+class SparseParams(_message.Message):
+    __slots__ = ("modifier",)
+    class Modifier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        MODIFIER_UNSPECIFIED: _ClassVar[SparseParams.Modifier]
+        BM25: _ClassVar[SparseParams.Modifier]
+    MODIFIER_UNSPECIFIED: SparseParams.Modifier
+    BM25: SparseParams.Modifier
+    MODIFIER_FIELD_NUMBER: _ClassVar[int]
+    modifier: SparseParams.Modifier
+    def __init__(self, modifier: _Optional[_Union[SparseParams.Modifier, str]] = ...) -> None: ...
+
+class TextSource(_message.Message):
+    __slots__ = ("model", "payload_key")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_KEY_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    payload_key: str
+    def __init__(self, model: _Optional[str] = ..., payload_key: _Optional[str] = ...) -> None: ...
+
+class VectorFieldConfig(_message.Message):
+    __slots__ = ("name", "dense", "multivector", "sparse", "text_source")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DENSE_FIELD_NUMBER: _ClassVar[int]
+    MULTIVECTOR_FIELD_NUMBER: _ClassVar[int]
+    SPARSE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    dense: DenseParams
+    multivector: MultiVectorParams
+    sparse: SparseParams
+    text_source: TextSource
+    def __init__(self, name: _Optional[str] = ..., dense: _Optional[_Union[DenseParams, _Mapping]] = ..., multivector: _Optional[_Union[MultiVectorParams, _Mapping]] = ..., sparse: _Optional[_Union[SparseParams, _Mapping]] = ..., text_source: _Optional[_Union[TextSource, _Mapping]] = ...) -> None: ...
+
+class PayloadIndexConfig(_message.Message):
+    __slots__ = ("key", "type")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    type: PayloadIndexType
+    def __init__(self, key: _Optional[str] = ..., type: _Optional[_Union[PayloadIndexType, str]] = ...) -> None: ...
+
+class CreateCollectionRequest(_message.Message):
+    __slots__ = ("name", "vectors", "payload_indexes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    vectors: _containers.RepeatedCompositeFieldContainer[VectorFieldConfig]
+    payload_indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexConfig]
+    def __init__(self, name: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[VectorFieldConfig, _Mapping]]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexConfig, _Mapping]]] = ...) -> None: ...
+
+class GetCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class CollectionInfo(_message.Message):
+    __slots__ = ("name", "vectors", "payload_indexes", "points_count", "sequence")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    POINTS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    vectors: _containers.RepeatedCompositeFieldContainer[VectorFieldConfig]
+    payload_indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexConfig]
+    points_count: int
+    sequence: int
+    def __init__(self, name: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[VectorFieldConfig, _Mapping]]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexConfig, _Mapping]]] = ..., points_count: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class ListCollectionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListCollectionsResponse(_message.Message):
+    __slots__ = ("collections",)
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    collections: _containers.RepeatedCompositeFieldContainer[CollectionInfo]
+    def __init__(self, collections: _Optional[_Iterable[_Union[CollectionInfo, _Mapping]]] = ...) -> None: ...
+
+class DeleteCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteCollectionResponse(_message.Message):
+    __slots__ = ("deleted",)
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: bool
+    def __init__(self, deleted: _Optional[bool] = ...) -> None: ...
+
+class ExistsResponse(_message.Message):
+    __slots__ = ("exists",)
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    exists: bool
+    def __init__(self, exists: _Optional[bool] = ...) -> None: ...
