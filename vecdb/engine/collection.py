@@ -128,7 +128,7 @@ class Collection:
             return None
         entry = manifest.fields[field.name]
         path = verified_path(self._index_dir, entry)
-        if path is None or entry.kind not in INDEX_TYPES:
+        if path is None or entry.kind != _INDEX_KIND:
             return None
         try:
             return INDEX_TYPES[entry.kind].load(path, dim=field.dim, metric=field.metric, config=self._index_config(field))
