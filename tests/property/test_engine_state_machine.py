@@ -22,6 +22,8 @@ from vecdb.engine.schema import CollectionConfig, DenseField, HnswConfig
 from vecdb.engine.types import NearestQuery, UpsertBatch
 from vecdb.kernels.metrics import Metric
 
+from ..unit.engine_helpers import simulate_crash
+
 DIM = 4
 ids_strategy = st.integers(min_value=0, max_value=40)
 vector_strategy = st.lists(st.integers(-5, 5), min_size=DIM, max_size=DIM).filter(any).map(
@@ -71,9 +73,7 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule()
     def crash_and_restart(self) -> None:
-        for c in list(self.db._collections.values()):
-            c._store.close()
-        self.db._background.shutdown(wait=True)
+        simulate_crash(self.db)
         self.db = self._open()
 
     @precondition(lambda self: bool(self.model))

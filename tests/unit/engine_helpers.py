@@ -23,3 +23,14 @@ def open_db(path: Path, **options: object) -> Database:
 
 def random_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+
+
+def simulate_crash(db: Database) -> None:
+    """Drop a database as a killed process would: no checkpoint, no orderly close; the OS
+    releases the LMDB environments and the data-folder lock."""
+    import os
+
+    db._background.shutdown(wait=True)
+    for collection in db._collections.values():
+        collection._store.close()
+    os.close(db._lock_fd)

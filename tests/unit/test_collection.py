@@ -20,7 +20,7 @@ from vecdb.engine.schema import (
 from vecdb.engine.types import NearestQuery, UpsertBatch
 from vecdb.kernels.metrics import Metric
 
-from .engine_helpers import dense_config, open_db, random_vectors
+from .engine_helpers import dense_config, open_db, random_vectors, simulate_crash
 
 
 @pytest.fixture()
@@ -236,7 +236,7 @@ def test_restart_replays_writes_after_the_last_checkpoint(tmp_path: Path) -> Non
     coll.checkpoint()
     coll.upsert(UpsertBatch(ids=[1000], vectors={"v": vectors[7:8] * 2}, payloads=[{"late": True}]))
     coll.delete_ids([3])
-    coll._store.close()  # simulate a crash: no final checkpoint, memory state dropped
+    simulate_crash(db)
     db2 = open_db(tmp_path)
     coll2 = db2.collection("docs")
     assert coll2.count() == 50
@@ -284,3 +284,13 @@ def test_payload_index_gives_same_answers_as_a_scan(tmp_path: Path) -> None:
     b = db.collection("indexed").query(NearestQuery(vector=vectors[0], limit=10, filter=filt))
     assert [h.id for h in a] == [h.id for h in b] and all(50 <= h.id < 70 for h in a)
     db.close()
+
+
+def test_a_data_folder_is_used_by_one_process_at_a_time(tmp_path: Path) -> None:
+    from vecdb.engine.errors import FailedPrecondition
+
+    db = open_db(tmp_path)
+    with pytest.raises(FailedPrecondition, match="in use by another vecdb process"):
+        open_db(tmp_path)
+    db.close()
+    open_db(tmp_path).close()

@@ -11,7 +11,9 @@ Leftover hidden folders are cleared at start-up.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import shutil
 import threading
 import uuid
@@ -38,6 +40,7 @@ class Database:
         self.options = options or EngineOptions()
         self._root = self.data_dir / "collections"
         self._root.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = self._lock_data_dir()
         self._lock = threading.RLock()
         self._closed = False
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vecdb-checkpoint")
@@ -48,6 +51,19 @@ class Database:
         for path in sorted(p for p in self._root.iterdir() if p.is_dir()):
             config = CollectionStore.read_config(path)
             self._collections[config.name] = Collection(path, config, self.options, self._background)
+
+    def _lock_data_dir(self) -> int:
+        """Hold an exclusive lock on the data folder: two processes writing one LMDB set would
+        each keep its own in-memory indexes and checkpoints, and corrupt the other's view."""
+        fd = os.open(self.data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FailedPrecondition(
+                f"data folder {self.data_dir} is in use by another vecdb process; stop it or choose another --data-dir"
+            ) from None
+        return fd
 
     def create_collection(self, config: CollectionConfig) -> CollectionInfo:
         config.validate()
@@ -132,6 +148,7 @@ class Database:
                 except Exception:
                     log.exception("closing collection %r failed; its index will be replayed on start", c.name)
             self._collections.clear()
+            os.close(self._lock_fd)  # releases the data-folder lock
 
     def _check_open(self) -> None:
         if self._closed:

@@ -1,0 +1,290 @@
+"""The gRPC application: assemble, start, serve and stop the vecdb server.
+
+Start-up order matters: the port is bound and the server started first, with health reporting
+NOT_SERVING, and only then is the database opened (recovery may replay many mutations) in the
+write executor. When it is open, health turns SERVING for "" and every vecdb.v1 service. Stop
+runs in reverse: health NOT_SERVING, grpc stops taking calls and lets in-flight ones finish
+within the grace period, the executors drain, and the database closes (checkpointing indexes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from vecdb.server.admin import AdminService
+from vecdb.server.collections import CollectionsService
+from vecdb.server.convert_to_proto import SERVICE_NAMES
+from vecdb.server.errors import VecdbInterceptor
+from vecdb.server.executors import Executors, run_in
+from vecdb.server.points import PointsService
+from vecdb.server.query import QueryService
+from vecdb.server.settings import Settings, format_address
+from vecdb.server.state import ServerState
+from vecdb.server.unimplemented import CacheService, EncoderService
+from vecdb.v1.admin_service_pb2_grpc import add_AdminServicer_to_server
+from vecdb.v1.cache_service_pb2_grpc import add_CacheServicer_to_server
+from vecdb.v1.collections_service_pb2_grpc import add_CollectionsServicer_to_server
+from vecdb.v1.encoder_service_pb2_grpc import add_EncoderServicer_to_server
+from vecdb.v1.points_service_pb2_grpc import add_PointsServicer_to_server
+from vecdb.v1.query_service_pb2_grpc import add_QueryServicer_to_server
+
+if TYPE_CHECKING:
+    from vecdb.engine.database import Database
+
+__all__ = ["VecdbServer", "build_server", "configure_logging", "run_forever"]
+
+log = logging.getLogger("vecdb.server")
+
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class VecdbServer:
+    """One running vecdb gRPC server.
+
+    `database`: an already open Database to serve (tests); the caller keeps ownership and closes
+    it. Without one, the server opens `settings.data_dir` after binding and closes it on stop.
+    """
+
+    def __init__(self, settings: Settings, *, database: Database | None = None) -> None:
+        self.settings = settings
+        self._executors = Executors.create(
+            search_workers=settings.search_workers, write_workers=settings.write_workers
+        )
+        self._state = ServerState(settings, self._executors)
+        self._given_database = database
+        self._owns_database = database is None
+        self._health = health.aio.HealthServicer()
+        self._server = aio.server(
+            interceptors=[VecdbInterceptor(settings.max_concurrent_rpcs)],
+            options=[
+                ("grpc.max_receive_message_length", settings.max_message_bytes),
+                ("grpc.max_send_message_length", settings.max_message_bytes),
+                # Without this a second server on the same port starts silently and the kernel
+                # splits connections between the two (and their views of the data).
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self._port: int | None = None
+        self._ready = asyncio.Event()
+        self._open_error: BaseException | None = None
+        self._open_task: asyncio.Task[None] | None = None
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Task[None] | None = None
+        self._terminated = asyncio.Event()
+        self._register()
+
+    def _register(self) -> None:
+        add_CollectionsServicer_to_server(CollectionsService(self._state), self._server)
+        add_PointsServicer_to_server(PointsService(self._state), self._server)
+        add_QueryServicer_to_server(QueryService(self._state), self._server)
+        add_AdminServicer_to_server(AdminService(self._state), self._server)
+        add_EncoderServicer_to_server(EncoderService(), self._server)
+        add_CacheServicer_to_server(CacheService(), self._server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            self._server,
+        )
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when settings.port is 0)."""
+        if self._port is None:
+            raise RuntimeError("the server has not been started")
+        return self._port
+
+    @property
+    def address(self) -> str:
+        return format_address(self.settings.host, self.port)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the database is open and data calls are served."""
+        return self._state.ready
+
+    async def start(self) -> int:
+        """Bind, start serving (health NOT_SERVING), and begin opening the database. Returns the port."""
+        for service in ("", *SERVICE_NAMES):
+            await self._health.set(service, _NOT_SERVING)
+        address = format_address(self.settings.host, self.settings.port)
+        try:
+            port: int = self._server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise OSError(f"cannot bind {address}: {exc}") from exc
+        if port == 0:
+            raise OSError(f"cannot bind {address}: the port is in use or the address is not local")
+        self._port = port
+        await self._server.start()
+        self._open_task = asyncio.create_task(self._open(), name="vecdb-open-database")
+        return port
+
+    async def _open(self) -> None:
+        try:
+            db = self._given_database
+            if db is None:
+                db = await run_in(self._executors.write, _open_database, self.settings)
+            self._state.set_database(db)
+            for service in ("", *SERVICE_NAMES):
+                await self._health.set(service, _SERVING)
+            if self.settings.checkpoint_interval_s > 0:
+                self._checkpoint_task = asyncio.create_task(self._checkpoint_loop(), name="vecdb-checkpoints")
+            log.info("database open at %s; serving on %s", self.settings.data_dir, self.address)
+        except Exception as exc:
+            self._open_error = exc
+            self._state.set_failed(f"{type(exc).__name__}: {exc}")
+            log.exception("opening the database at %s failed", self.settings.data_dir)
+        finally:
+            self._ready.set()
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until the database is open; re-raise the error if opening failed."""
+        await asyncio.wait_for(self._ready.wait(), timeout)
+        if self._open_error is not None:
+            raise RuntimeError(f"the database failed to open: {self._open_error}") from self._open_error
+
+    async def _checkpoint_loop(self) -> None:
+        """Checkpoint every collection's indexes periodically; the engine skips unchanged ones."""
+        while True:
+            await asyncio.sleep(self.settings.checkpoint_interval_s)
+            try:
+                await run_in(self._executors.write, self._checkpoint_all)
+            except Exception:
+                log.exception("background checkpoint failed")
+
+    def _checkpoint_all(self) -> None:
+        db = self._state.database
+        for info in db.list_collections():
+            name = info.config.name
+            try:
+                db.collection(name).checkpoint()
+            except Exception:
+                if db.exists(name):
+                    log.exception("checkpoint of collection %r failed", name)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop gracefully: in-flight calls get `grace` seconds (default settings.grace_period_s).
+
+        Safe to call more than once and concurrently; later calls wait for the first.
+        """
+        if self._stop_task is None:
+            self._stop_task = asyncio.create_task(self._stop(self.settings.grace_period_s if grace is None else grace))
+        await asyncio.shield(self._stop_task)
+
+    async def _stop(self, grace: float) -> None:
+        try:
+            await self._health.enter_graceful_shutdown()
+            if self._checkpoint_task is not None:
+                self._checkpoint_task.cancel()
+            await self._server.stop(grace)
+            self._state.set_closing()
+            if self._open_task is not None:
+                await self._open_task  # an open in progress finishes before close
+            loop = asyncio.get_running_loop()
+            # Drain both pools first (calls cancelled by the grace deadline may still be running
+            # in them), so the database closes with no engine call in flight.
+            await loop.run_in_executor(None, self._executors.shutdown)
+            db = self._state.database_or_none
+            if db is not None and self._owns_database:
+                try:
+                    await loop.run_in_executor(None, db.close)
+                except Exception:
+                    log.exception("closing the database failed")
+        finally:
+            self._terminated.set()
+        log.info("vecdb stopped")
+
+    async def wait_for_termination(self, timeout: float | None = None) -> bool:
+        """Wait until `stop` has finished; True if `timeout` ran out first.
+
+        Cancelling this wait is safe. (Cancelling grpc's own Server.wait_for_termination cancels
+        the server's shared shutdown future and breaks a later stop, so it is not used.)
+        """
+        try:
+            await asyncio.wait_for(self._terminated.wait(), timeout)
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+
+def _open_database(settings: Settings) -> Database:
+    from vecdb.engine.database import Database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(settings.data_dir, settings.engine_options())
+
+
+async def build_server(settings: Settings, *, database: Database | None = None) -> VecdbServer:
+    """Create and start a server; `.port` is the bound port (bind port 0 in tests).
+
+    The database opens in the background: await `server.wait_ready()` before data calls, or poll
+    the health service.
+    """
+    server = VecdbServer(settings, database=database)
+    await server.start()
+    return server
+
+
+# ---- process entry ---------------------------------------------------------------------------
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr, force=True)
+
+
+def run_forever(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM, then stop gracefully. Used by `vecdb serve`.
+
+    Exits with status 1 when the database cannot be opened or the port cannot be bound.
+    """
+    configure_logging(settings.log_level)
+    code = asyncio.run(_serve(settings))
+    if code:
+        raise SystemExit(code)
+
+
+async def _serve(settings: Settings) -> int:
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop_requested.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on this platform
+            pass
+
+    try:
+        server = await build_server(settings)
+    except OSError as exc:
+        log.error("%s", exc)
+        return 1
+    log.info("listening on %s; opening the database at %s", server.address, settings.data_dir)
+
+    ready = asyncio.create_task(server.wait_ready())
+    stopped = asyncio.create_task(stop_requested.wait())
+    await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if ready.done():
+        if ready.exception() is not None:
+            await server.stop(0)
+            stopped.cancel()
+            return 1
+        print(f"vecdb listening on {server.address} (data: {settings.data_dir})", flush=True)
+        await stopped
+    else:
+        ready.cancel()
+    log.info("stopping (grace period %.1f s)", settings.grace_period_s)
+    await server.stop(settings.grace_period_s)
+    stopped.cancel()
+    return 0
+

@@ -1,0 +1,274 @@
+"""Domain -> wire: build vecdb.v1 response messages from engine results.
+
+Vectors go out as little-endian float32 bytes with their shape (whatever the storage dtype);
+payloads as compact JSON; point ids as `num` or canonical `uuid`. Servicers build every response
+through these functions, so no servicer constructs a protobuf message itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from vecdb.engine.schema import (
+    CollectionConfig,
+    DenseField,
+    Metric,
+    MultiVectorField,
+    PayloadIndexType,
+    QuantizationConfig,
+    SparseField,
+    StorageDType,
+    TextSource,
+    VectorField,
+)
+from vecdb.engine.types import (
+    CollectionInfo,
+    CollectionStats,
+    Payload,
+    PointId,
+    Record,
+    ScoredPoint,
+    ScrollPage,
+    UpdateResult,
+)
+from vecdb.v1 import admin_service_pb2 as admin_pb
+from vecdb.v1 import cache_service_pb2 as cache_pb
+from vecdb.v1 import collections_service_pb2 as coll_pb
+from vecdb.v1 import common_pb2 as common_pb
+from vecdb.v1 import encoder_service_pb2 as encoder_pb
+from vecdb.v1 import points_service_pb2 as points_pb
+from vecdb.v1 import query_service_pb2 as query_pb
+
+__all__ = [
+    "SERVICE_NAMES",
+    "checkpoint",
+    "collection_info",
+    "count",
+    "delete_collection",
+    "exists",
+    "get_points",
+    "list_collections",
+    "payload_json",
+    "point_id",
+    "query_batch_response",
+    "query_response",
+    "record",
+    "scored_point",
+    "scroll_page",
+    "server_info",
+    "stats",
+    "update_result",
+    "vector",
+]
+
+SERVICE_NAMES: tuple[str, ...] = tuple(
+    service.full_name
+    for module in (coll_pb, points_pb, query_pb, admin_pb, encoder_pb, cache_pb)
+    for service in module.DESCRIPTOR.services_by_name.values()
+)
+"""Full names of the vecdb.v1 services ("vecdb.v1.Collections", ...), from the descriptors."""
+
+_METRICS = {Metric.COSINE: coll_pb.COSINE, Metric.DOT: coll_pb.DOT, Metric.L2: coll_pb.L2}
+_DTYPES = {StorageDType.FLOAT32: common_pb.FLOAT32, StorageDType.FLOAT16: common_pb.FLOAT16}
+_INDEX_TYPES = {
+    PayloadIndexType.KEYWORD: coll_pb.KEYWORD,
+    PayloadIndexType.INTEGER: coll_pb.INTEGER,
+    PayloadIndexType.FLOAT: coll_pb.FLOAT,
+    PayloadIndexType.BOOL: coll_pb.BOOL,
+}
+_BINARY_METHODS = {
+    "threshold": coll_pb.BinaryQuantization.THRESHOLD,
+    "recurrent_residual": coll_pb.BinaryQuantization.RECURRENT_RESIDUAL,
+}
+
+
+# ---- points --------------------------------------------------------------------------------
+
+
+def point_id(pid: PointId) -> common_pb.PointId:
+    if isinstance(pid, int):
+        return common_pb.PointId(num=pid)
+    return common_pb.PointId(uuid=pid)
+
+
+def payload_json(payload: Payload | None) -> str:
+    if payload is None:
+        return ""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def vector(arr: np.ndarray) -> common_pb.Vector:
+    """An array as a wire Vector: little-endian float32 bytes, row-major, with its shape."""
+    data = np.ascontiguousarray(arr, dtype="<f4")
+    return common_pb.Vector(data=data.tobytes(), dtype=common_pb.FLOAT32, shape=list(data.shape))
+
+
+def _fill_vectors(target: Any, vectors: dict[str, np.ndarray]) -> None:
+    for name, arr in vectors.items():
+        target[name].dense.CopyFrom(vector(arr))
+
+
+def record(r: Record) -> common_pb.Record:
+    msg = common_pb.Record(id=point_id(r.id), payload_json=payload_json(r.payload), text=r.text or "")
+    _fill_vectors(msg.vectors, r.vectors)
+    return msg
+
+
+def scored_point(p: ScoredPoint) -> common_pb.ScoredPoint:
+    msg = common_pb.ScoredPoint(
+        id=point_id(p.id), score=float(p.score), payload_json=payload_json(p.payload), text=p.text or ""
+    )
+    _fill_vectors(msg.vectors, p.vectors)
+    return msg
+
+
+def update_result(r: UpdateResult) -> common_pb.UpdateResult:
+    return common_pb.UpdateResult(sequence=r.sequence, count=r.count)
+
+
+def get_points(records: Iterable[Record]) -> points_pb.GetPointsResponse:
+    return points_pb.GetPointsResponse(points=[record(r) for r in records])
+
+
+def count(n: int) -> points_pb.CountResponse:
+    return points_pb.CountResponse(count=n)
+
+
+def scroll_page(page: ScrollPage) -> points_pb.ScrollResponse:
+    msg = points_pb.ScrollResponse(points=[record(r) for r in page.records])
+    if page.next_offset is not None:
+        msg.next_offset.CopyFrom(point_id(page.next_offset))
+    return msg
+
+
+def query_response(points: Iterable[ScoredPoint]) -> query_pb.QueryResponse:
+    return query_pb.QueryResponse(points=[scored_point(p) for p in points])
+
+
+def query_batch_response(results: Iterable[Iterable[ScoredPoint]]) -> query_pb.QueryBatchResponse:
+    return query_pb.QueryBatchResponse(results=[query_response(r) for r in results])
+
+
+# ---- collections ---------------------------------------------------------------------------
+
+
+def _text_source(ts: TextSource | None) -> coll_pb.TextSource | None:
+    if ts is None:
+        return None
+    return coll_pb.TextSource(model=ts.model, payload_key=ts.payload_key)
+
+
+def _quantization(q: QuantizationConfig) -> coll_pb.QuantizationParams:
+    msg = coll_pb.QuantizationParams(oversampling=q.oversampling, rescore=q.rescore)
+    if q.method == "int8":
+        msg.int8.SetInParent()
+    else:
+        msg.binary.bits = q.bits
+        msg.binary.method = _BINARY_METHODS.get(q.binary_method, coll_pb.BinaryQuantization.METHOD_UNSPECIFIED)
+    return msg
+
+
+def vector_field(vf: VectorField) -> coll_pb.VectorFieldConfig:
+    msg = coll_pb.VectorFieldConfig(name=vf.name)
+    if isinstance(vf, DenseField):
+        msg.dense.dim = vf.dim
+        msg.dense.metric = _METRICS[vf.metric]
+        msg.dense.storage_dtype = _DTYPES[vf.storage_dtype]
+        msg.dense.hnsw.m = vf.hnsw.m
+        msg.dense.hnsw.ef_construct = vf.hnsw.ef_construct
+        msg.dense.hnsw.ef = vf.hnsw.ef
+        if vf.quantization is not None:
+            msg.dense.quantization.CopyFrom(_quantization(vf.quantization))
+    elif isinstance(vf, MultiVectorField):
+        msg.multivector.dim = vf.dim
+        msg.multivector.metric = _METRICS[vf.metric]
+        msg.multivector.storage_dtype = _DTYPES[vf.storage_dtype]
+    elif isinstance(vf, SparseField):
+        msg.sparse.modifier = (
+            coll_pb.SparseParams.BM25 if vf.modifier == "bm25" else coll_pb.SparseParams.MODIFIER_UNSPECIFIED
+        )
+    ts = _text_source(vf.text_source)
+    if ts is not None:
+        msg.text_source.CopyFrom(ts)
+    return msg
+
+
+def collection_config_fields(config: CollectionConfig) -> dict[str, Any]:
+    """The config as the keyword arguments shared by CreateCollectionRequest and CollectionInfo."""
+    return {
+        "name": config.name,
+        "vectors": [vector_field(vf) for vf in config.vectors],
+        "payload_indexes": [
+            coll_pb.PayloadIndexConfig(key=pi.key, type=_INDEX_TYPES[pi.type]) for pi in config.payload_indexes
+        ],
+    }
+
+
+def create_collection_request(config: CollectionConfig) -> coll_pb.CreateCollectionRequest:
+    """The request that would create `config` (used by tests and round trips)."""
+    return coll_pb.CreateCollectionRequest(**collection_config_fields(config))
+
+
+def collection_info(info: CollectionInfo) -> coll_pb.CollectionInfo:
+    return coll_pb.CollectionInfo(
+        **collection_config_fields(info.config), points_count=info.points_count, sequence=info.sequence
+    )
+
+
+def list_collections(infos: Iterable[CollectionInfo]) -> coll_pb.ListCollectionsResponse:
+    return coll_pb.ListCollectionsResponse(collections=[collection_info(i) for i in infos])
+
+
+def delete_collection(deleted: bool) -> coll_pb.DeleteCollectionResponse:
+    return coll_pb.DeleteCollectionResponse(deleted=deleted)
+
+
+def exists(found: bool) -> coll_pb.ExistsResponse:
+    return coll_pb.ExistsResponse(exists=found)
+
+
+# ---- admin ---------------------------------------------------------------------------------
+
+
+def collection_stats(s: CollectionStats) -> admin_pb.CollectionStats:
+    return admin_pb.CollectionStats(
+        name=s.name,
+        points_count=s.points_count,
+        sequence=s.sequence,
+        disk_bytes=s.disk_bytes,
+        fields=[
+            admin_pb.FieldStats(
+                name=f.name,
+                kind=f.kind,
+                indexed_points=f.indexed_points,
+                index_capacity=f.index_capacity,
+                ram_bytes=f.ram_bytes,
+                checkpoint_sequence=f.checkpoint_sequence,
+            )
+            for f in s.fields
+        ],
+    )
+
+
+def stats(all_stats: Iterable[CollectionStats]) -> admin_pb.StatsResponse:
+    return admin_pb.StatsResponse(collections=[collection_stats(s) for s in all_stats])
+
+
+def checkpoint(sequence: int) -> admin_pb.CheckpointResponse:
+    return admin_pb.CheckpointResponse(sequence=sequence)
+
+
+def server_info(
+    *, version: str, data_dir: str, capabilities: Sequence[str], max_limit: int, max_message_bytes: int
+) -> admin_pb.ServerInfoResponse:
+    return admin_pb.ServerInfoResponse(
+        version=version,
+        data_dir=data_dir,
+        capabilities=list(capabilities),
+        max_limit=max_limit,
+        max_message_bytes=max_message_bytes,
+    )

@@ -1,0 +1,225 @@
+"""Server settings: one typed, frozen object with a documented precedence.
+
+Sources, strongest first: keyword overrides (the CLI flags) > environment variables
+`VECDB_<FIELD>` (e.g. `VECDB_PORT=7000`) > a TOML file (keys are the field names, at the top
+level or in a `[server]` table) > the defaults below. Values from text sources are coerced to the
+field's type; a value that does not parse, or a key that names no setting, is a `ValueError` that
+names the source, the key and the value, so a typo in a config file fails at start-up instead of
+being silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vecdb.engine.options import EngineOptions
+
+try:  # Python 3.11+
+    import tomllib as _toml
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10 needs the `tomli` backport
+    import tomli as _toml  # type: ignore[no-redef,import-not-found,unused-ignore]
+
+__all__ = ["CONFIG_ENV", "ENV_PREFIX", "Settings"]
+
+ENV_PREFIX = "VECDB_"
+CONFIG_ENV = "VECDB_CONFIG"
+"""Environment variable naming a TOML config file when `from_sources` gets none."""
+
+MIB = 1 << 20
+
+
+def _default_search_workers() -> int:
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server process is configured by.
+
+    data_dir: where collections live. host/port: the listening address (port 0 picks a free one).
+    max_message_bytes: the largest gRPC message either way. max_limit: the largest k / page size.
+    max_batch_points: points per upsert request. max_queries_per_batch: queries per QueryBatch.
+    max_payload_bytes: one point's payload JSON. search_workers / write_workers: threads of the
+    read and write executors. max_concurrent_rpcs: calls in flight before the server answers
+    RESOURCE_EXHAUSTED. grace_period_s: how long a stop waits for in-flight calls.
+    checkpoint_interval_s: background index checkpoints (0 disables). log_level: a logging level.
+    """
+
+    data_dir: Path = Path("./data")
+    host: str = "127.0.0.1"
+    port: int = 6334
+    max_message_bytes: int = 64 * MIB
+    max_limit: int = 10_000
+    max_batch_points: int = 100_000
+    max_queries_per_batch: int = 1024
+    max_payload_bytes: int = 1 * MIB
+    search_workers: int = field(default_factory=_default_search_workers)
+    write_workers: int = 1
+    max_concurrent_rpcs: int = 256
+    grace_period_s: float = 5.0
+    checkpoint_interval_s: float = 30.0
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        # Coerce here as well, so Settings(port="7000") and Settings(data_dir="x") behave.
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), "Settings"))
+        self._validate()
+
+    def _validate(self) -> None:
+        def need(ok: bool, name: str, rule: str) -> None:
+            if not ok:
+                raise ValueError(f"setting {name} = {getattr(self, name)!r} is invalid: {rule}")
+
+        need(0 <= self.port <= 65535, "port", "use 0..65535 (0 picks a free port)")
+        need(bool(self.host), "host", "give an address such as 127.0.0.1 or 0.0.0.0")
+        need(self.max_message_bytes >= 1024, "max_message_bytes", "use at least 1024")
+        need(self.max_limit >= 1, "max_limit", "use at least 1")
+        need(self.max_batch_points >= 1, "max_batch_points", "use at least 1")
+        need(self.max_queries_per_batch >= 1, "max_queries_per_batch", "use at least 1")
+        need(self.max_payload_bytes >= 2, "max_payload_bytes", "use at least 2")
+        need(self.search_workers >= 1, "search_workers", "use at least 1")
+        need(self.write_workers >= 1, "write_workers", "use at least 1")
+        need(self.max_concurrent_rpcs >= 1, "max_concurrent_rpcs", "use at least 1")
+        need(self.grace_period_s >= 0, "grace_period_s", "use 0 or more seconds")
+        need(self.checkpoint_interval_s >= 0, "checkpoint_interval_s", "use 0 (off) or more seconds")
+        need(
+            isinstance(logging.getLevelName(self.log_level.upper()), int),
+            "log_level", "use DEBUG, INFO, WARNING, ERROR or CRITICAL",
+        )
+
+    # ---- sources ---------------------------------------------------------------------------
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_sources(
+        cls,
+        config_file: Path | str | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Build settings from overrides > environment > TOML file > defaults.
+
+        `config_file` defaults to `$VECDB_CONFIG` when that is set. Overrides that are None are
+        ignored (so CLI flags that were not given fall through). `environ` defaults to os.environ.
+        """
+        env = os.environ if environ is None else environ
+        names = cls.field_names()
+        values: dict[str, Any] = {}
+
+        if config_file is None and env.get(CONFIG_ENV):
+            config_file = env[CONFIG_ENV]
+        if config_file is not None:
+            values.update(_read_toml(Path(config_file), names))
+
+        for name in names:
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None and raw != "":
+                values[name] = _coerce(name, raw, f"environment {ENV_PREFIX + name.upper()}")
+
+        for name, value in overrides.items():
+            if name not in names:
+                raise ValueError(f"unknown setting {name!r}; valid settings are: {', '.join(names)}")
+            if value is not None:
+                values[name] = _coerce(name, value, "override")
+
+        return cls(**values)
+
+    # ---- derived -----------------------------------------------------------------------------
+
+    def engine_options(self) -> EngineOptions:
+        """The engine's options implied by these settings."""
+        from vecdb.engine.options import EngineOptions
+
+        return EngineOptions(
+            max_limit=self.max_limit,
+            max_batch_points=self.max_batch_points,
+            max_payload_bytes=self.max_payload_bytes,
+            checkpoint_interval_s=self.checkpoint_interval_s,
+        )
+
+    @property
+    def address(self) -> str:
+        return format_address(self.host, self.port)
+
+
+def format_address(host: str, port: int) -> str:
+    """host:port, with IPv6 literals bracketed."""
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+_TYPES: dict[str, type] = {
+    "data_dir": Path, "host": str, "port": int, "max_message_bytes": int, "max_limit": int,
+    "max_batch_points": int, "max_queries_per_batch": int, "max_payload_bytes": int,
+    "search_workers": int, "write_workers": int, "max_concurrent_rpcs": int,
+    "grace_period_s": float, "checkpoint_interval_s": float, "log_level": str,
+}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """The value as the field's type; strings (env, TOML) are parsed."""
+    typ = _TYPES[name]
+    try:
+        if typ is Path:
+            if isinstance(value, (str, os.PathLike)) and str(value) != "":
+                return Path(value)
+        elif typ is int:
+            if isinstance(value, bool):
+                pass
+            elif isinstance(value, int):
+                return value
+            elif isinstance(value, float) and value.is_integer():
+                return int(value)
+            elif isinstance(value, str):
+                return int(value.strip(), 10)
+        elif typ is float:
+            if isinstance(value, bool):
+                pass
+            elif isinstance(value, (int, float)):
+                return float(value)
+            elif isinstance(value, str):
+                return float(value.strip())
+        elif typ is str and isinstance(value, str):
+            return value
+    except ValueError:
+        pass
+    raise ValueError(f"{source}: setting {name} = {value!r} is not a valid {typ.__name__}")
+
+
+def _read_toml(path: Path, names: tuple[str, ...]) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = _toml.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"config file {str(path)!r} does not exist") from None
+    except _toml.TOMLDecodeError as exc:
+        raise ValueError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+    flat: dict[str, Any] = {}
+    section = data.pop("server", None)
+    if section is not None and not isinstance(section, dict):
+        raise ValueError(f"config file {str(path)!r}: 'server' must be a table of settings")
+    for where, table in (("", data), ("[server] ", section or {})):
+        for key, value in table.items():
+            if key not in names:
+                raise ValueError(
+                    f"config file {str(path)!r}: unknown setting {where}{key!r}; "
+                    f"valid settings are: {', '.join(names)}"
+                )
+            if key in flat:
+                raise ValueError(f"config file {str(path)!r}: setting {key!r} is given twice")
+            flat[key] = _coerce(key, value, f"config file {str(path)!r}")
+    return flat
