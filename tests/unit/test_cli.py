@@ -726,3 +726,41 @@ def test_sdk_errors_become_one_line_and_exit_1(fake_client, capsys):
     assert capsys.readouterr().err == (
         "error: cannot reach vecdb at db:9 (is the server running? start it with `vecdb serve`)\n"
     )
+
+
+def test_serve_passes_only_given_options_to_the_settings(monkeypatch):
+    import sys
+    import types
+
+    calls: dict[str, Any] = {}
+
+    class Settings:
+        @classmethod
+        def from_sources(cls, config_file=None, **overrides):
+            calls["from_sources"] = (config_file, overrides)
+            return "settings"
+
+    settings_mod = types.ModuleType("vecdb.server.settings")
+    settings_mod.Settings = Settings
+    app_mod = types.ModuleType("vecdb.server.app")
+    app_mod.run_forever = lambda settings: calls.setdefault("run_forever", settings)
+    monkeypatch.setitem(sys.modules, "vecdb.server.settings", settings_mod)
+    monkeypatch.setitem(sys.modules, "vecdb.server.app", app_mod)
+    assert main(["serve", "--port", "7000"]) == 0
+    assert calls == {
+        "from_sources": (None, {"data_dir": None, "host": None, "port": 7000}),
+        "run_forever": "settings",
+    }
+
+
+def test_cli_imports_neither_the_server_nor_grpc_until_a_command_needs_them():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vecdb.cli.main; "
+        "bad = [m for m in sys.modules if m.startswith(('vecdb.server', 'vecdb.engine', 'grpc', "
+        "'vecdb_client'))]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,363 @@
+"""`vecdb collection create | list | info | delete`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from vecdb.cli.common import EpilogFormatter, connect, emit, parse_json_arg
+from vecdb.cli.errors import CommandFailed, UsageError, sdk_error_types, status_name
+from vecdb.cli.output import format_kv, format_table, human_bytes, to_jsonable
+
+__all__ = ["register", "parse_index", "vector_specs"]
+
+METRICS = ("cosine", "dot", "l2")
+DTYPES = ("float32", "float16")
+INDEX_TYPES = ("keyword", "integer", "float", "bool")
+_SPEC_KEYS = {"dim", "metric", "storage_dtype", "dtype", "hnsw"}
+_HNSW_KEYS = ("m", "ef_construct", "ef")
+
+CREATE_EPILOG = """\
+examples:
+  vecdb collection create docs --dim 384
+  vecdb collection create docs --dim 768 --metric dot --dtype float16 --m 32 --ef-construct 400
+  vecdb collection create shop --dim 384 --index color:keyword --index price:float
+  vecdb collection create papers --vectors-json \\
+      '{"title": {"dim": 384}, "body": {"dim": 768, "metric": "dot", "hnsw": {"m": 32}}}'
+
+With --vectors-json, --metric, --dtype, --m, --ef-construct and --ef are defaults for the
+fields that do not set them. HNSW values left out use the server defaults (m 16,
+ef_construct 200, ef 64).
+"""
+
+GROUP_EPILOG = """\
+examples:
+  vecdb collection create docs --dim 384 --metric cosine
+  vecdb collection list
+  vecdb collection info docs
+  vecdb collection delete docs --yes
+"""
+
+
+# --------------------------------------------------------------------------------- parsing
+
+
+def parse_index(text: str) -> tuple[str, str]:
+    """--index KEY:TYPE -> (key, type)."""
+    key, sep, kind = text.rpartition(":")
+    kind = kind.strip().lower()
+    if not sep or not key or kind not in INDEX_TYPES:
+        raise argparse.ArgumentTypeError(
+            f"expected KEY:TYPE with TYPE one of {', '.join(INDEX_TYPES)}, got {text!r}"
+        )
+    return key, kind
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _spec(dim: Any, metric: Any, dtype: Any, hnsw: dict[str, int], where: str) -> dict[str, Any]:
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise UsageError(f"{where}: dim must be a positive integer, got {dim!r}")
+    if metric not in METRICS:
+        raise UsageError(f"{where}: metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    if dtype not in DTYPES:
+        raise UsageError(f"{where}: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    for key, value in hnsw.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UsageError(f"{where}: hnsw.{key} must be a positive integer, got {value!r}")
+    return {
+        "dim": dim,
+        "metric": metric,
+        "storage_dtype": dtype,
+        "hnsw": dict(hnsw) if any(hnsw.values()) else None,
+    }
+
+
+def vector_specs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The vector fields to create, as {name: {dim, metric, storage_dtype, hnsw}} plain dicts."""
+    defaults = {"m": args.m or 0, "ef_construct": args.ef_construct or 0, "ef": args.ef or 0}
+    metric, dtype = args.metric or "cosine", args.dtype or "float32"
+    if args.vectors_json is None:
+        return {args.field or "default": _spec(args.dim, metric, dtype, defaults, "--dim")}
+    if args.field is not None:
+        raise UsageError("--field goes with --dim; with --vectors-json the keys name the fields")
+    value = parse_json_arg(args.vectors_json, "--vectors-json")
+    if not isinstance(value, dict) or not value:
+        raise UsageError('--vectors-json must be an object of fields, e.g. {"title": {"dim": 384}}')
+    specs = {}
+    for name, entry in value.items():
+        where = f"--vectors-json field {name!r}"
+        if not isinstance(entry, dict):
+            raise UsageError(f'{where}: expected an object like {{"dim": 384}}')
+        unknown = set(entry) - _SPEC_KEYS
+        if unknown:
+            raise UsageError(
+                f"{where}: unknown key {min(unknown)!r} (known: dim, metric, storage_dtype, hnsw)"
+            )
+        hnsw_in = entry.get("hnsw") or {}
+        if not isinstance(hnsw_in, dict) or set(hnsw_in) - set(_HNSW_KEYS):
+            raise UsageError(f"{where}: hnsw must be an object with keys m, ef_construct, ef")
+        hnsw = {k: hnsw_in.get(k, defaults[k]) for k in _HNSW_KEYS}
+        specs[str(name)] = _spec(
+            entry.get("dim"),
+            entry.get("metric", metric),
+            entry.get("storage_dtype", entry.get("dtype", dtype)),
+            hnsw,
+            where,
+        )
+    return specs
+
+
+def _to_sdk(specs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from vecdb_client import HnswParams, VectorParams
+
+    return {
+        name: VectorParams(
+            dim=s["dim"],
+            metric=s["metric"],
+            storage_dtype=s["storage_dtype"],
+            hnsw=HnswParams(**s["hnsw"]) if s["hnsw"] else None,
+        )
+        for name, s in specs.items()
+    }
+
+
+# ------------------------------------------------------------------------------- rendering
+
+
+def _text(value: Any) -> str:
+    value = getattr(value, "value", value)  # enums print as their value
+    return "" if value is None else str(value)
+
+
+def _field_summary(params: Any) -> str:
+    parts = [f"{params.dim}d" if getattr(params, "dim", 0) else "", _text(params.metric)]
+    return " ".join(p for p in parts if p)
+
+
+def _vectors_summary(info: Any) -> str:
+    return ", ".join(f"{name}: {_field_summary(p)}" for name, p in info.vectors.items())
+
+
+def _indexes_summary(info: Any) -> str:
+    return ", ".join(f"{k}:{_text(v)}" for k, v in (info.payload_indexes or {}).items())
+
+
+# -------------------------------------------------------------------------------- commands
+
+
+def run_create(args: argparse.Namespace) -> int:
+    specs = vector_specs(args)
+    indexes = dict(args.index or [])
+    with connect(args) as client:
+        info = client.create_collection(args.name, _to_sdk(specs), payload_indexes=indexes or None)
+    human = f"created collection {info.name!r} ({_vectors_summary(info)})"
+    if indexes:
+        human += f"; payload indexes: {_indexes_summary(info)}"
+    emit(args, human, info)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        infos = sorted(client.list_collections(), key=lambda i: i.name)
+    rows = [[i.name, i.points_count, _vectors_summary(i), _indexes_summary(i)] for i in infos]
+    human = (
+        format_table(
+            ["NAME", "POINTS", "VECTORS", "PAYLOAD INDEXES"], rows, max_width=[40, None, 60, 40]
+        )
+        if rows
+        else "no collections; create one with `vecdb collection create NAME --dim N`"
+    )
+    emit(args, human, infos)
+    return 0
+
+
+def _stats_for(client: Any, name: str) -> Any | None:
+    try:
+        found = client.stats(name)
+    except sdk_error_types() as exc:
+        if status_name(exc) == "UNIMPLEMENTED":
+            return None
+        raise
+    return next((s for s in found if s.name == name), None)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        info = client.get_collection(args.name)
+        stats = _stats_for(client, args.name)
+    field_stats = {f.name: f for f in stats.fields} if stats is not None else {}
+    pairs: list[tuple[str, Any]] = [
+        ("collection", info.name),
+        ("points", info.points_count),
+        ("sequence", info.sequence),
+    ]
+    if stats is not None:
+        ram = sum(f.ram_bytes for f in stats.fields)
+        pairs += [("disk", human_bytes(stats.disk_bytes)), ("ram", human_bytes(ram))]
+    headers = [
+        "FIELD",
+        "KIND",
+        "DIM",
+        "METRIC",
+        "DTYPE",
+        "M",
+        "EF_CONSTRUCT",
+        "EF",
+        "INDEXED",
+        "CAPACITY",
+        "RAM",
+        "CHECKPOINT SEQ",
+    ]
+    rows = []
+    for name, p in info.vectors.items():
+        h, f = p.hnsw, field_stats.get(name)
+        rows.append(
+            [
+                name,
+                f.kind if f is not None else "dense",
+                p.dim,
+                _text(p.metric),
+                _text(p.storage_dtype),
+                h.m if h is not None and h.m else None,
+                h.ef_construct if h is not None and h.ef_construct else None,
+                h.ef if h is not None and h.ef else None,
+                f.indexed_points if f is not None else None,
+                f.index_capacity if f is not None else None,
+                human_bytes(f.ram_bytes) if f is not None else "",
+                f.checkpoint_sequence if f is not None else None,
+            ]
+        )
+    parts = [format_kv(pairs), "", format_table(headers, rows)]
+    if info.payload_indexes:
+        index_rows = [[k, _text(v)] for k, v in info.payload_indexes.items()]
+        parts += ["", format_table(["PAYLOAD INDEX", "TYPE"], index_rows)]
+    data = {"collection": to_jsonable(info), "stats": to_jsonable(stats)}
+    emit(args, "\n".join(parts), data)
+    return 0
+
+
+def _confirm(prompt: str) -> bool:
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise CommandFailed(
+                    f"refusing to delete collection {args.name!r} without confirmation: "
+                    "stdin is not a terminal; pass --yes"
+                )
+            info = client.get_collection(args.name)
+            if not _confirm(
+                f"Delete collection {info.name!r} and its {info.points_count} points? "
+                "This cannot be undone. [y/N] "
+            ):
+                sys.stderr.write("not deleted\n")
+                return 1
+        deleted = bool(client.delete_collection(args.name))
+    if not deleted and not args.json:
+        raise CommandFailed(
+            f"collection {args.name!r} does not exist; list collections to see the names"
+        )
+    emit(args, f"deleted collection {args.name!r}", {"collection": args.name, "deleted": deleted})
+    return 0 if deleted else 1
+
+
+# -------------------------------------------------------------------------------- parser
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: list[argparse.ArgumentParser]
+) -> None:
+    group = sub.add_parser(
+        "collection",
+        parents=parents,
+        help="create, list, inspect and delete collections",
+        description="Create, list, inspect and delete collections.",
+        epilog=GROUP_EPILOG,
+        formatter_class=EpilogFormatter,
+    )
+    actions = group.add_subparsers(dest="collection_command", metavar="ACTION", required=True)
+
+    create = actions.add_parser(
+        "create",
+        parents=parents,
+        help="create a collection",
+        description="Create a collection with one or more dense vector fields.",
+        epilog=CREATE_EPILOG,
+        formatter_class=EpilogFormatter,
+    )
+    create.add_argument("name", help="collection name: 1-64 characters from [A-Za-z0-9_-]")
+    shape = create.add_mutually_exclusive_group(required=True)
+    shape.add_argument(
+        "--dim", type=_positive, metavar="N", help="dimension of the single vector field"
+    )
+    shape.add_argument(
+        "--vectors-json",
+        metavar="JSON",
+        help='several fields: \'{"title": {"dim": 384, "metric": "cosine"}, ...}\' (or @file.json)',
+    )
+    create.add_argument("--metric", choices=METRICS, help="similarity (default: cosine)")
+    create.add_argument("--dtype", choices=DTYPES, help="storage type (default: float32)")
+    create.add_argument("--field", metavar="NAME", help='vector field name (default: "default")')
+    create.add_argument(
+        "--m", type=_positive, metavar="N", help="HNSW links per node (server default 16)"
+    )
+    create.add_argument(
+        "--ef-construct",
+        type=_positive,
+        metavar="N",
+        help="HNSW build breadth (server default 200)",
+    )
+    create.add_argument(
+        "--ef", type=_positive, metavar="N", help="HNSW default search breadth (default 64)"
+    )
+    create.add_argument(
+        "--index",
+        action="append",
+        type=parse_index,
+        metavar="KEY:TYPE",
+        help=f"payload index, TYPE one of {', '.join(INDEX_TYPES)}; repeatable",
+    )
+    create.set_defaults(func=run_create)
+
+    listing = actions.add_parser(
+        "list", parents=parents, help="list collections", description="List collections."
+    )
+    listing.set_defaults(func=run_list)
+
+    info = actions.add_parser(
+        "info",
+        parents=parents,
+        help="configuration, counts and resource use of a collection",
+        description="Show a collection's fields, payload indexes, point count, and RAM per "
+        "field and disk use.",
+    )
+    info.add_argument("name")
+    info.set_defaults(func=run_info)
+
+    delete = actions.add_parser(
+        "delete",
+        parents=parents,
+        help="delete a collection and all its points",
+        description="Delete a collection and all its points. Asks for confirmation on a "
+        "terminal; elsewhere --yes is required.",
+    )
+    delete.add_argument("name")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(func=run_delete)
