@@ -250,7 +250,7 @@ class HnswIndex:
     ) -> Neighbors:
         try:
             labels, distances = self._graph.knn_query(
-                q, k=k, num_threads=self.config.num_threads, filter=keep
+                q, k=k, num_threads=min(self.config.num_threads, q.shape[0]), filter=keep
             )
         except RuntimeError:
             # Fewer than k reachable results (many deletions or a restrictive filter).

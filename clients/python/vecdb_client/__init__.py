@@ -1,0 +1,98 @@
+"""vecdb_client: the Python SDK of vecdb, a vector database served over gRPC.
+
+Quick start::
+
+    import numpy as np
+    from vecdb_client import Client, VectorParams
+
+    with Client("localhost:6334") as client:
+        client.create_collection("docs", VectorParams(dim=4, metric="cosine"),
+                                 payload_indexes={"lang": "keyword"})
+        client.upsert("docs", ids=[1, 2, 3], vectors=np.random.rand(3, 4),
+                      payloads=[{"lang": "en"}, {"lang": "de"}, None])
+        hits = client.query("docs", [0.1, 0.2, 0.3, 0.4], limit=2, with_payload=True,
+                            filter={"must": [{"key": "lang", "match": {"value": "en"}}]})
+        for hit in hits:
+            print(hit.id, hit.score, hit.payload)
+
+The same methods exist as coroutines on `AsyncClient` (``async with AsyncClient(...)``).
+
+- Vectors go in as numpy arrays or (nested) lists and come back as numpy arrays. A bare (n, dim)
+  array in `upsert` / `upload` is the vectors of the field named "default" (the field a single
+  `VectorParams` creates); use a dict {field: array} for named fields.
+- Point ids are ints in 0..2**64-1 or UUID strings; payloads are JSON-serializable dicts.
+- Filters are Qdrant-style dicts: ``{"must": [...], "should": [...], "must_not": [...]}`` with
+  conditions ``{"key": k, "match": {"value": v}}``, ``{"key": k, "match": {"any": [...]}}``,
+  ``{"key": k, "range": {"gte": 1, "lt": 10}}``, ``{"has_id": [...]}``,
+  ``{"is_empty": {"key": k}}`` and nested filters.
+- Every failure raises a subclass of `errors.VecdbError` with `code`, `message`, `request_id`
+  and `error_name`; UNAVAILABLE is retried with backoff (`retries=`), and every call has a
+  deadline (`timeout=`, per client and per call).
+"""
+
+from __future__ import annotations
+
+from vecdb_client import errors, models
+from vecdb_client.aio import AsyncClient
+from vecdb_client.client import Client
+from vecdb_client.errors import (
+    AlreadyExists,
+    CollectionNotFound,
+    DeadlineExceeded,
+    FailedPrecondition,
+    FieldNotFound,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    Unimplemented,
+    VecdbError,
+)
+from vecdb_client.models import (
+    CollectionInfo,
+    CollectionStats,
+    FieldStats,
+    HnswParams,
+    PointId,
+    Record,
+    ScoredPoint,
+    ScrollPage,
+    ServerInfo,
+    UpdateResult,
+    VectorParams,
+)
+
+__all__ = [
+    "AlreadyExists",
+    "AsyncClient",
+    "Client",
+    "CollectionInfo",
+    "CollectionNotFound",
+    "CollectionStats",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "FieldNotFound",
+    "FieldStats",
+    "HnswParams",
+    "Internal",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "PointId",
+    "Record",
+    "ResourceExhausted",
+    "ScoredPoint",
+    "ScrollPage",
+    "ServerInfo",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "UpdateResult",
+    "VecdbError",
+    "VectorParams",
+    "errors",
+    "models",
+]

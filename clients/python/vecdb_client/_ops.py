@@ -1,0 +1,436 @@
+"""What each SDK method sends and how it reads the answer, shared by Client and AsyncClient.
+
+Every public method of the two clients is one line: `self._unary(_ops.<method>(...), timeout)`.
+The function here validates the arguments, builds the request, and names the RPC and the parser
+of its response in a `Call`; the client only moves it over the wire (with retries and request
+ids, see `_transport`). Nothing here touches a channel, so none of it differs between sync and
+async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from vecdb.v1 import admin_service_pb2 as admin_pb
+from vecdb.v1 import collections_service_pb2 as coll_pb
+from vecdb.v1 import common_pb2 as common_pb
+from vecdb.v1 import points_service_pb2 as points_pb
+from vecdb.v1 import query_service_pb2 as query_pb
+from vecdb_client import _wire, models
+from vecdb_client.errors import InvalidArgument
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Rpc:
+    """One gRPC method: its path and how its messages become bytes and back."""
+
+    path: str
+    serialize: Callable[[Any], bytes]
+    deserialize: Callable[[bytes], Any]
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """A ready request: the RPC, the request message and the parser of the response."""
+
+    rpc: Rpc
+    request: Any
+    parse: Callable[[Any], T]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A prepared client-streaming upload: `requests()` yields (request, points sent after it)."""
+
+    rpc: Rpc
+    total: int
+    requests: Callable[[], Iterator[tuple[points_pb.UpsertRequest, int]]]
+    parse: Callable[[Any], models.UpdateResult] = _wire.update_result
+
+
+def _serialize(message: Any) -> bytes:
+    data: bytes = message.SerializeToString()
+    return data
+
+
+def _raw(data: bytes) -> bytes:
+    return data
+
+
+def _rpc(service: str, method: str, response: Any) -> Rpc:
+    return Rpc(f"/vecdb.v1.{service}/{method}", _serialize, response.FromString)
+
+
+# The table of every RPC the SDK calls.
+CREATE_COLLECTION = _rpc("Collections", "Create", coll_pb.CollectionInfo)
+GET_COLLECTION = _rpc("Collections", "Get", coll_pb.CollectionInfo)
+LIST_COLLECTIONS = _rpc("Collections", "List", coll_pb.ListCollectionsResponse)
+DELETE_COLLECTION = _rpc("Collections", "Delete", coll_pb.DeleteCollectionResponse)
+COLLECTION_EXISTS = _rpc("Collections", "Exists", coll_pb.ExistsResponse)
+UPSERT = _rpc("Points", "Upsert", common_pb.UpdateResult)
+UPSERT_STREAM = _rpc("Points", "UpsertStream", common_pb.UpdateResult)
+GET_POINTS = _rpc("Points", "Get", points_pb.GetPointsResponse)
+DELETE_POINTS = _rpc("Points", "Delete", common_pb.UpdateResult)
+COUNT = _rpc("Points", "Count", points_pb.CountResponse)
+SCROLL = _rpc("Points", "Scroll", points_pb.ScrollResponse)
+QUERY = _rpc("Query", "Query", query_pb.QueryResponse)
+QUERY_BATCH = _rpc("Query", "QueryBatch", query_pb.QueryBatchResponse)
+SERVER_INFO = _rpc("Admin", "ServerInfo", admin_pb.ServerInfoResponse)
+STATS = _rpc("Admin", "Stats", admin_pb.StatsResponse)
+CHECKPOINT = _rpc("Admin", "Checkpoint", admin_pb.CheckpointResponse)
+HEALTH_CHECK = Rpc("/grpc.health.v1.Health/Check", _raw, _raw)
+
+VECDB_RPCS = (
+    CREATE_COLLECTION,
+    GET_COLLECTION,
+    LIST_COLLECTIONS,
+    DELETE_COLLECTION,
+    COLLECTION_EXISTS,
+    UPSERT,
+    UPSERT_STREAM,
+    GET_POINTS,
+    DELETE_POINTS,
+    COUNT,
+    SCROLL,
+    QUERY,
+    QUERY_BATCH,
+    SERVER_INFO,
+    STATS,
+    CHECKPOINT,
+)
+
+
+# -- health and admin -----------------------------------------------------------------------------
+
+
+def health(service: str = "") -> Call[str]:
+    """grpc.health.v1 Check; through grpcio-health-checking's messages when it is installed."""
+    _wire.check_name(service, "service")
+    try:
+        from grpc_health.v1 import health_pb2
+    except ImportError:
+        return Call(HEALTH_CHECK, _wire.encode_health_request(service), _wire.decode_health_status)
+    rpc = Rpc(HEALTH_CHECK.path, _serialize, health_pb2.HealthCheckResponse.FromString)
+    return Call(
+        rpc,
+        health_pb2.HealthCheckRequest(service=service),
+        lambda r: _wire.HEALTH_STATUS.get(r.status, "UNKNOWN"),
+    )
+
+
+def server_info() -> Call[models.ServerInfo]:
+    return Call(SERVER_INFO, admin_pb.ServerInfoRequest(), _wire.server_info)
+
+
+def stats(collection: str | None) -> Call[list[models.CollectionStats]]:
+    name = "" if collection is None else _wire.check_name(collection, "collection")
+    return Call(
+        STATS,
+        admin_pb.StatsRequest(collection=name),
+        lambda r: [_wire.collection_stats(c) for c in r.collections],
+    )
+
+
+def checkpoint(collection: str) -> Call[int]:
+    request = admin_pb.CheckpointRequest(collection=_wire.check_name(collection, "collection"))
+    return Call(CHECKPOINT, request, lambda r: int(r.sequence))
+
+
+# -- collections ----------------------------------------------------------------------------------
+
+
+def create_collection(
+    name: str,
+    vectors: models.VectorParams | Mapping[str, models.VectorParams],
+    payload_indexes: Mapping[str, str] | None,
+) -> Call[models.CollectionInfo]:
+    request = _wire.create_request(name, vectors, payload_indexes)
+    return Call(CREATE_COLLECTION, request, _wire.collection_info)
+
+
+def get_collection(name: str) -> Call[models.CollectionInfo]:
+    request = coll_pb.GetCollectionRequest(name=_wire.check_name(name, "name"))
+    return Call(GET_COLLECTION, request, _wire.collection_info)
+
+
+def list_collections() -> Call[list[models.CollectionInfo]]:
+    return Call(
+        LIST_COLLECTIONS,
+        coll_pb.ListCollectionsRequest(),
+        lambda r: [_wire.collection_info(c) for c in r.collections],
+    )
+
+
+def delete_collection(name: str) -> Call[bool]:
+    request = coll_pb.DeleteCollectionRequest(name=_wire.check_name(name, "name"))
+    return Call(DELETE_COLLECTION, request, lambda r: bool(r.deleted))
+
+
+def collection_exists(name: str) -> Call[bool]:
+    request = coll_pb.GetCollectionRequest(name=_wire.check_name(name, "name"))
+    return Call(COLLECTION_EXISTS, request, lambda r: bool(r.exists))
+
+
+# -- points ---------------------------------------------------------------------------------------
+
+
+def _batch_request(
+    collection: str,
+    ids: Sequence[int | str],
+    arrays: Mapping[str, np.ndarray],
+    payloads: Sequence[Any] | None,
+    texts: Sequence[Any] | None,
+    first: int = 0,
+) -> points_pb.UpsertRequest:
+    """One column-wise PointBatch of canonical ids; `first` is the index of ids[0] in the
+    caller's sequence (for error messages)."""
+    batch = points_pb.PointBatch(
+        ids=[_wire.id_message(v) for v in ids],  # canonical already
+        vectors={name: _wire.encode_array(arr) for name, arr in arrays.items()},
+    )
+    if payloads is not None:
+        batch.payloads_json.extend(
+            _wire.payload_json(p, f"payloads[{first + i}]") for i, p in enumerate(payloads)
+        )
+    if texts is not None:
+        batch.texts.extend(_wire.text_value(t, f"texts[{first + i}]") for i, t in enumerate(texts))
+    return points_pb.UpsertRequest(collection=collection, batch=batch)
+
+
+def _prepare_points(
+    collection: str,
+    ids: Sequence[int | str],
+    vectors: ArrayLike | Mapping[str, ArrayLike],
+    payloads: Sequence[Any] | None,
+    texts: Sequence[Any] | None,
+) -> tuple[list[int | str], dict[str, np.ndarray], Sequence[Any] | None, Sequence[Any] | None]:
+    _wire.check_name(collection, "collection")
+    canonical = _wire.canonical_ids(ids)
+    n = len(canonical)
+    arrays = _wire.batch_vectors(vectors, n)
+    return canonical, arrays, _wire.column(payloads, n, "payloads"), _wire.column(texts, n, "texts")
+
+
+def upsert(
+    collection: str,
+    ids: Sequence[int | str],
+    vectors: ArrayLike | Mapping[str, ArrayLike],
+    payloads: Sequence[Any] | None,
+    texts: Sequence[Any] | None,
+) -> Call[models.UpdateResult]:
+    canonical, arrays, payloads, texts = _prepare_points(collection, ids, vectors, payloads, texts)
+    request = _batch_request(collection, canonical, arrays, payloads, texts)
+    return Call(UPSERT, request, _wire.update_result)
+
+
+def upload(
+    collection: str,
+    ids: Sequence[int | str],
+    vectors: ArrayLike | Mapping[str, ArrayLike],
+    payloads: Sequence[Any] | None,
+    texts: Sequence[Any] | None,
+    batch_size: int,
+) -> Upload:
+    """Ids, shapes and column lengths are checked now; payloads as each batch is built."""
+    size = _wire.uint32(batch_size, "batch_size")
+    if size == 0:
+        raise InvalidArgument("batch_size: must be at least 1")
+    canonical, arrays, payloads, texts = _prepare_points(collection, ids, vectors, payloads, texts)
+    total = len(canonical)
+
+    def requests() -> Iterator[tuple[points_pb.UpsertRequest, int]]:
+        for start in range(0, total, size):
+            stop = min(total, start + size)
+            yield (
+                _batch_request(
+                    collection,
+                    canonical[start:stop],
+                    {name: arr[start:stop] for name, arr in arrays.items()},
+                    None if payloads is None else payloads[start:stop],
+                    None if texts is None else texts[start:stop],
+                    first=start,
+                ),
+                stop,
+            )
+
+    return Upload(UPSERT_STREAM, total, requests)
+
+
+def get(
+    collection: str,
+    ids: Sequence[int | str],
+    with_payload: bool,
+    with_vectors: bool | Sequence[str],
+) -> Call[list[models.Record]]:
+    request = points_pb.GetPointsRequest(
+        collection=_wire.check_name(collection, "collection"),
+        ids=_wire.point_ids(ids),
+        with_payload=bool(with_payload),
+        with_vectors=_wire.with_vectors(with_vectors),
+    )
+    return Call(GET_POINTS, request, lambda r: [_wire.record(p) for p in r.points])
+
+
+def delete(
+    collection: str,
+    ids: Sequence[int | str] | None,
+    filter: Mapping[str, Any] | None,
+) -> Call[models.UpdateResult]:
+    if (ids is None) == (filter is None):
+        raise InvalidArgument("delete: pass exactly one of ids, filter")
+    request = points_pb.DeletePointsRequest(collection=_wire.check_name(collection, "collection"))
+    if ids is not None:
+        request.ids.CopyFrom(points_pb.PointIdList(ids=_wire.point_ids(ids)))
+    else:
+        request.filter.CopyFrom(_wire.build_filter(filter) or common_pb.Filter())
+    return Call(DELETE_POINTS, request, _wire.update_result)
+
+
+def count(collection: str, filter: Mapping[str, Any] | None) -> Call[int]:
+    request = points_pb.CountRequest(
+        collection=_wire.check_name(collection, "collection"), filter=_wire.build_filter(filter)
+    )
+    return Call(COUNT, request, lambda r: int(r.count))
+
+
+def _scroll_page(response: points_pb.ScrollResponse) -> models.ScrollPage:
+    return models.ScrollPage(
+        records=[_wire.record(p) for p in response.points],
+        next_offset=(
+            _wire.id_from_wire(response.next_offset) if response.HasField("next_offset") else None
+        ),
+    )
+
+
+def scroll(
+    collection: str,
+    filter: Mapping[str, Any] | None,
+    limit: int,
+    offset: int | str | None,
+    with_payload: bool,
+    with_vectors: bool | Sequence[str],
+) -> Call[models.ScrollPage]:
+    request = points_pb.ScrollRequest(
+        collection=_wire.check_name(collection, "collection"),
+        filter=_wire.build_filter(filter),
+        limit=_wire.uint32(limit, "limit"),
+        offset=None if offset is None else _wire.point_id(offset, "offset"),
+        with_payload=bool(with_payload),
+        with_vectors=_wire.with_vectors(with_vectors),
+    )
+    return Call(SCROLL, request, _scroll_page)
+
+
+# -- query ----------------------------------------------------------------------------------------
+
+
+def _query_request(
+    using: str,
+    filter: common_pb.Filter | None,
+    limit: int,
+    offset: int,
+    score_threshold: float | None,
+    with_payload: bool,
+    with_vectors: common_pb.WithVectors,
+    ef: int | None,
+    exact: bool,
+) -> query_pb.QueryRequest:
+    request = query_pb.QueryRequest(
+        using=_wire.check_name(using, "using"),
+        filter=filter,
+        limit=_wire.uint32(limit, "limit"),
+        offset=_wire.uint32(offset, "offset"),
+        with_payload=bool(with_payload),
+        with_vectors=with_vectors,
+    )
+    if score_threshold is not None:
+        request.score_threshold = _wire.real(score_threshold, "score_threshold")
+    if ef is not None or exact:
+        request.params.CopyFrom(
+            query_pb.SearchParams(ef=0 if ef is None else _wire.uint32(ef, "ef"), exact=bool(exact))
+        )
+    return request
+
+
+def _scored(response: query_pb.QueryResponse) -> list[models.ScoredPoint]:
+    return [_wire.scored_point(p) for p in response.points]
+
+
+def query(
+    collection: str,
+    vector: ArrayLike | None,
+    *,
+    using: str,
+    point: int | str | None,
+    filter: Mapping[str, Any] | None,
+    limit: int,
+    offset: int,
+    score_threshold: float | None,
+    with_payload: bool,
+    with_vectors: bool | Sequence[str],
+    ef: int | None,
+    exact: bool,
+) -> Call[list[models.ScoredPoint]]:
+    if (vector is None) == (point is None):
+        raise InvalidArgument("query: pass exactly one of vector, point")
+    request = _query_request(
+        using,
+        _wire.build_filter(filter),
+        limit,
+        offset,
+        score_threshold,
+        with_payload,
+        _wire.with_vectors(with_vectors),
+        ef,
+        exact,
+    )
+    request.collection = _wire.check_name(collection, "collection")
+    if point is not None:
+        request.query.point.CopyFrom(_wire.point_id(point, "point"))
+    else:
+        assert vector is not None
+        request.query.vector.CopyFrom(_wire.encode_vector(vector, "vector"))
+    return Call(QUERY, request, _scored)
+
+
+def query_batch(
+    collection: str,
+    vectors: ArrayLike,
+    *,
+    using: str,
+    filter: Mapping[str, Any] | None,
+    limit: int,
+    offset: int,
+    score_threshold: float | None,
+    with_payload: bool,
+    with_vectors: bool | Sequence[str],
+    ef: int | None,
+    exact: bool,
+) -> Call[list[list[models.ScoredPoint]]]:
+    matrix = _wire.as_array(vectors, "vectors")
+    if matrix.ndim != 2:
+        raise InvalidArgument(f"vectors: expected a 2-D array (q, dim), got shape {matrix.shape}")
+    template = _query_request(
+        using,
+        _wire.build_filter(filter),
+        limit,
+        offset,
+        score_threshold,
+        with_payload,
+        _wire.with_vectors(with_vectors),
+        ef,
+        exact,
+    )
+    request = query_pb.QueryBatchRequest(collection=_wire.check_name(collection, "collection"))
+    for row in matrix:
+        query_msg = request.queries.add()
+        query_msg.CopyFrom(template)
+        query_msg.query.vector.CopyFrom(_wire.encode_array(row))
+    return Call(QUERY_BATCH, request, lambda r: [_scored(res) for res in r.results])

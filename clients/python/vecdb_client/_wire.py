@@ -1,0 +1,649 @@
+"""Conversions between the SDK's Python values and the vecdb.v1 wire messages.
+
+The one place in the SDK that builds or reads protobuf messages; `Client` and `AsyncClient` share
+it. Validation here is limited to what is cheap and unambiguous on the client (ids, payload JSON,
+array shapes against the number of ids, filter structure); semantic checks (dimensions, NaN,
+limits) are the server's. Every problem raises `errors.InvalidArgument` naming where it is, e.g.
+"ids[3]: -1 is out of range" or "filter.must[2].range: needs at least one of gt, gte, lt, lte".
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from vecdb.v1 import admin_service_pb2 as admin_pb
+from vecdb.v1 import collections_service_pb2 as coll_pb
+from vecdb.v1 import common_pb2 as common_pb
+from vecdb_client import models
+from vecdb_client.errors import Internal, InvalidArgument, Unimplemented
+
+_U64_MAX = 2**64 - 1
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_U32_MAX = 2**32 - 1
+E = TypeVar("E")
+_ID_HELP = "a point id is an int in 0..2**64-1 or a UUID string"
+
+
+def _bad(where: str, problem: str) -> InvalidArgument:
+    return InvalidArgument(f"{where}: {problem}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_name(value: object, where: str) -> str:
+    """A collection or field name: a str (the server checks the characters)."""
+    if not isinstance(value, str):
+        raise _bad(where, f"must be a str, got {type(value).__name__}")
+    return value
+
+
+def uint32(value: object, where: str) -> int:
+    """A non-negative int that fits the wire's uint32."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        num = int(value)
+        if 0 <= num <= _U32_MAX:
+            return num
+    raise _bad(where, f"must be an int in 0..{_U32_MAX}, got {value!r}")
+
+
+def real(value: object, where: str) -> float:
+    """A real number (not a bool)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    raise _bad(where, f"must be a number, got {value!r}")
+
+
+# -- point ids ------------------------------------------------------------------------------------
+
+
+def canonical_id(value: object, where: str) -> int | str:
+    """Validate one point id: an int in 0..2**64-1 or a UUID (returned canonical, lower-case)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise _bad(where, f"{value!r} is a bool; {_ID_HELP}")
+    if isinstance(value, numbers.Integral):
+        num = int(value)
+        if 0 <= num <= _U64_MAX:
+            return num
+        raise _bad(where, f"{num} is out of range; {_ID_HELP}")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise _bad(where, f"{value!r} is not a UUID; {_ID_HELP}") from None
+    raise _bad(where, f"{value!r} ({type(value).__name__}) is not a point id; {_ID_HELP}")
+
+
+def id_message(canonical: int | str) -> common_pb.PointId:
+    if isinstance(canonical, int):
+        return common_pb.PointId(num=canonical)
+    return common_pb.PointId(uuid=canonical)
+
+
+def point_id(value: object, where: str) -> common_pb.PointId:
+    return id_message(canonical_id(value, where))
+
+
+def canonical_ids(values: object, where: str = "ids") -> list[int | str]:
+    """Validate a sequence of point ids; errors name the index ("ids[3]: ...")."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise _bad(where, f"must be a sequence of point ids, got {type(values).__name__}")
+    return [canonical_id(v, f"{where}[{i}]") for i, v in enumerate(values)]
+
+
+def point_ids(values: object, where: str = "ids") -> list[common_pb.PointId]:
+    return [id_message(c) for c in canonical_ids(values, where)]
+
+
+def id_from_wire(pid: common_pb.PointId) -> models.PointId:
+    return pid.uuid if pid.WhichOneof("id") == "uuid" else pid.num
+
+
+# -- vectors --------------------------------------------------------------------------------------
+
+_WIRE_DTYPES: dict[common_pb.DType, np.dtype[Any]] = {
+    common_pb.DTYPE_UNSPECIFIED: np.dtype("<f4"),
+    common_pb.FLOAT32: np.dtype("<f4"),
+    common_pb.FLOAT16: np.dtype("<f2"),
+    common_pb.UINT8: np.dtype("u1"),
+    common_pb.INT8: np.dtype("i1"),
+}
+_DTYPE_CODES: dict[np.dtype[Any], common_pb.DType] = {
+    np.dtype("<f4"): common_pb.FLOAT32,
+    np.dtype("<f2"): common_pb.FLOAT16,
+    np.dtype("u1"): common_pb.UINT8,
+    np.dtype("i1"): common_pb.INT8,
+}
+
+
+def as_array(value: ArrayLike, where: str) -> np.ndarray:
+    """A C-contiguous little-endian array in a wire dtype.
+
+    float32 and float16 stay as they are; other floats and ints become float32, except numpy
+    int8 / uint8 arrays, which travel as they are (codes for quantized fields).
+    """
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise _bad(
+            where, f"not a numeric array; rows must all have the same length ({exc})"
+        ) from None
+    kind, size = arr.dtype.kind, arr.dtype.itemsize
+    if kind == "O":
+        raise _bad(where, "not a numeric array; rows must all have the same length")
+    if kind == "f" and size in (2, 4):
+        target = np.dtype(f"<f{size}")
+    elif kind in "iu" and size == 1:
+        target = np.dtype(f"{kind}1")
+    elif kind in "fiu":
+        target = np.dtype("<f4")
+    else:
+        raise _bad(where, f"dtype {arr.dtype} is not numeric")
+    return arr.astype(target, order="C", copy=False)
+
+
+def encode_array(arr: np.ndarray) -> common_pb.Vector:
+    """An array from `as_array` as a wire Vector: little-endian bytes, dtype and shape."""
+    return common_pb.Vector(
+        data=arr.tobytes(), dtype=_DTYPE_CODES[arr.dtype], shape=[int(n) for n in arr.shape]
+    )
+
+
+def encode_vector(value: ArrayLike, where: str, ndim: int = 1) -> common_pb.Vector:
+    arr = as_array(value, where)
+    if arr.ndim != ndim:
+        want = "(dim,)" if ndim == 1 else "(n, dim)"
+        raise _bad(where, f"expected a {ndim}-D array {want}, got shape {arr.shape}")
+    return encode_array(arr)
+
+
+def decode_vector(vec: common_pb.Vector, where: str = "vector") -> np.ndarray:
+    """A wire Vector as a read-only numpy array of its shape."""
+    dtype = _WIRE_DTYPES.get(vec.dtype)
+    if dtype is None:
+        raise Unimplemented(f"{where}: vector dtype {vec.dtype} is not known to this SDK version")
+    arr = np.frombuffer(vec.data, dtype=dtype)
+    shape = tuple(vec.shape) or (arr.size,)
+    if int(np.prod(shape)) != arr.size:  # a malformed response
+        raise Internal(f"{where}: {arr.size} elements do not fill shape {shape}")
+    arr = arr.reshape(shape)
+    return arr if dtype.isnative else arr.astype(dtype.newbyteorder("="))
+
+
+def _decode_input(vi: common_pb.VectorInput, where: str) -> np.ndarray:
+    kind = vi.WhichOneof("kind")
+    if kind == "dense":
+        return decode_vector(vi.dense, where)
+    if kind == "multi":
+        return decode_vector(vi.multi, where)
+    raise Unimplemented(f"{where}: {kind or 'empty'} vectors are not supported by this SDK version")
+
+
+def decode_vectors(vectors: Mapping[str, common_pb.VectorInput]) -> dict[str, np.ndarray]:
+    return {name: _decode_input(vi, f"vectors[{name!r}]") for name, vi in vectors.items()}
+
+
+def matrix(value: ArrayLike, n: int, where: str) -> np.ndarray:
+    """A (n, dim) batch of vectors for n points; a 1-D array is accepted when n == 1."""
+    arr = as_array(value, where)
+    if arr.ndim == 1 and n == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise _bad(where, f"expected shape (n, dim) with n = {n} (one row per id), got {arr.shape}")
+    return arr
+
+
+def batch_vectors(vectors: ArrayLike | Mapping[str, ArrayLike], n: int) -> dict[str, np.ndarray]:
+    """Field name -> (n, dim) array. A bare array is the vectors of the field "default"."""
+    if isinstance(vectors, Mapping):
+        return {
+            check_name(name, "vectors key"): matrix(v, n, f"vectors[{name!r}]")
+            for name, v in vectors.items()
+        }
+    return {"default": matrix(vectors, n, "vectors")}
+
+
+def with_vectors(value: bool | Sequence[str], where: str = "with_vectors") -> common_pb.WithVectors:
+    """True: every field; False or []: none; a name or a list of names: those fields."""
+    if isinstance(value, (bool, np.bool_)):
+        return common_pb.WithVectors(enable=bool(value))
+    if isinstance(value, str):
+        names = [value]
+    elif isinstance(value, Iterable):
+        names = list(value)
+    else:
+        raise _bad(where, f"must be a bool or a list of field names, got {value!r}")
+    for i, name in enumerate(names):
+        check_name(name, f"{where}[{i}]")
+    return common_pb.WithVectors(enable=bool(names), fields=names)
+
+
+# -- payloads and texts ---------------------------------------------------------------------------
+
+
+def _json_default(obj: object) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def payload_json(payload: object, where: str) -> str:
+    """A payload dict as compact JSON ("" for None); numpy scalars and arrays are allowed."""
+    if payload is None:
+        return ""
+    if not isinstance(payload, Mapping):
+        raise _bad(where, f"a payload is a dict (a JSON object), got {type(payload).__name__}")
+    try:
+        return json.dumps(
+            payload,
+            allow_nan=False,
+            ensure_ascii=False,
+            separators=(",", ":"),
+            default=_json_default,
+        )
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise _bad(where, f"payload is not JSON-serializable: {exc}") from None
+
+
+def payload_from_json(text: str) -> models.Payload | None:
+    if not text:
+        return None
+    payload: models.Payload = json.loads(text)  # the server stores JSON objects only
+    return payload
+
+
+def text_value(text: object, where: str) -> str:
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise _bad(where, f"must be a str or None, got {type(text).__name__}")
+    return text
+
+
+def column(values: Sequence[Any] | None, n: int, where: str) -> Sequence[Any] | None:
+    """A per-point column (payloads, texts): None, or exactly n entries."""
+    if values is None:
+        return None
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence):
+        raise _bad(where, f"must be a sequence with one entry per id, got {type(values).__name__}")
+    if len(values) != n:
+        raise _bad(where, f"has {len(values)} entries for {n} ids")
+    return values
+
+
+# -- filters --------------------------------------------------------------------------------------
+
+_CLAUSES = ("must", "should", "must_not")
+_BOUNDS = ("gt", "gte", "lt", "lte")
+
+
+def build_filter(value: Mapping[str, Any] | None, where: str = "filter") -> common_pb.Filter | None:
+    """A Qdrant-style filter dict as a wire Filter (None stays None).
+
+    {"must": [...], "should": [...], "must_not": [...]}, each a list of conditions:
+    {"key": k, "match": {"value": v}} (v: str, int or bool), {"key": k, "match": {"any": [...]}}
+    (all str or all int), {"key": k, "range": {"gte": 1, "lt": 10}}, {"has_id": [ids]},
+    {"is_empty": {"key": k}}, or a nested filter (a dict of must / should / must_not).
+    """
+    if value is None:
+        return None
+    return _filter(value, where)
+
+
+def _filter(value: object, where: str) -> common_pb.Filter:
+    if not isinstance(value, Mapping):
+        raise _bad(where, f"a filter is a dict of must / should / must_not lists, got {value!r}")
+    for key in value:
+        if key not in _CLAUSES:
+            raise _bad(where, f"unknown key {key!r}; a filter has must, should, must_not")
+    out = common_pb.Filter()
+    for clause in _CLAUSES:
+        items = value.get(clause)
+        if items is None:
+            continue
+        target = getattr(out, clause)
+        if isinstance(items, Mapping):  # one condition instead of a list of one
+            target.append(_condition(items, f"{where}.{clause}"))
+        elif isinstance(items, (list, tuple)):
+            target.extend(_condition(c, f"{where}.{clause}[{i}]") for i, c in enumerate(items))
+        else:
+            raise _bad(f"{where}.{clause}", f"must be a list of conditions, got {items!r}")
+    return out
+
+
+def _only(cond: Mapping[str, Any], allowed: tuple[str, ...], where: str, what: str) -> None:
+    for key in cond:
+        if key not in allowed:
+            raise _bad(where, f"unknown key {key!r} in {what}; expected {', '.join(allowed)}")
+
+
+def _condition(cond: object, where: str) -> common_pb.Condition:
+    if not isinstance(cond, Mapping):
+        raise _bad(where, f"a condition is a dict, got {cond!r}")
+    if "key" in cond:
+        return common_pb.Condition(field=_field_condition(cond, where))
+    if "has_id" in cond:
+        _only(cond, ("has_id",), where, "a has_id condition")
+        ids = cond["has_id"]
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, (list, tuple, set, frozenset)):
+            raise _bad(f"{where}.has_id", f"must be a list of point ids, got {ids!r}")
+        return common_pb.Condition(
+            has_id=common_pb.HasIdCondition(ids=point_ids(list(ids), f"{where}.has_id"))
+        )
+    if "is_empty" in cond:
+        _only(cond, ("is_empty",), where, "an is_empty condition")
+        body = cond["is_empty"]
+        if not isinstance(body, Mapping) or set(body) != {"key"}:
+            raise _bad(f"{where}.is_empty", f'must be {{"key": "<payload key>"}}, got {body!r}')
+        key = _key(body["key"], f"{where}.is_empty.key")
+        return common_pb.Condition(is_empty=common_pb.IsEmptyCondition(key=key))
+    if cond and all(k in _CLAUSES for k in cond):
+        return common_pb.Condition(filter=_filter(cond, where))
+    raise _bad(
+        where,
+        f"unknown condition {dict(cond)!r}; expected key + match / range, has_id, is_empty, "
+        "or a nested filter of must / should / must_not",
+    )
+
+
+def _key(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _bad(
+            where, f"must be a non-empty str (a payload path like 'meta.author'), got {value!r}"
+        )
+    return value
+
+
+def _field_condition(cond: Mapping[str, Any], where: str) -> common_pb.FieldCondition:
+    _only(cond, ("key", "match", "range"), where, "a field condition")
+    key = _key(cond["key"], f"{where}.key")
+    tests = [t for t in ("match", "range") if t in cond]
+    if len(tests) != 1:
+        raise _bad(where, "a field condition needs exactly one of match, range beside key")
+    if tests[0] == "range":
+        return common_pb.FieldCondition(key=key, range=_range(cond["range"], f"{where}.range"))
+    match, mwhere = cond["match"], f"{where}.match"
+    if (
+        not isinstance(match, Mapping)
+        or len(match) != 1
+        or next(iter(match)) not in ("value", "any")
+    ):
+        raise _bad(mwhere, f'must be {{"value": v}} or {{"any": [v, ...]}}, got {match!r}')
+    if "value" in match:
+        return common_pb.FieldCondition(
+            key=key, match=_match_value(match["value"], f"{mwhere}.value")
+        )
+    return common_pb.FieldCondition(key=key, any=_match_any(match["any"], f"{mwhere}.any"))
+
+
+def _match_value(value: object, where: str) -> common_pb.MatchValue:
+    if isinstance(value, (bool, np.bool_)):  # before int: bool is an int in Python
+        return common_pb.MatchValue(boolean=bool(value))
+    if isinstance(value, numbers.Integral):
+        return common_pb.MatchValue(integer=_int64(value, where))
+    if isinstance(value, str):
+        return common_pb.MatchValue(keyword=value)
+    raise _bad(where, f"must be a str, int or bool (use range for floats), got {value!r}")
+
+
+def _int64(value: numbers.Integral, where: str) -> int:
+    num = int(value)
+    if not _I64_MIN <= num <= _I64_MAX:
+        raise _bad(where, f"{num} does not fit a 64-bit signed integer")
+    return num
+
+
+def _match_any(values: object, where: str) -> common_pb.MatchAny:
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, set, frozenset)):
+        raise _bad(where, f"must be a list of str or a list of int, got {values!r}")
+    items = list(values)
+    if not items:
+        raise _bad(where, "needs at least one value")
+    if all(isinstance(v, str) for v in items):
+        return common_pb.MatchAny(keywords=items)
+    if all(_is_int(v) for v in items):
+        return common_pb.MatchAny(
+            integers=[_int64(v, f"{where}[{i}]") for i, v in enumerate(items)]
+        )
+    want = str if isinstance(items[0], str) else int
+    i = next(
+        i for i, v in enumerate(items) if not (isinstance(v, str) if want is str else _is_int(v))
+    )
+    raise _bad(f"{where}[{i}]", f"values must be all str or all int, got {items[i]!r}")
+
+
+def _range(body: object, where: str) -> common_pb.Range:
+    if not isinstance(body, Mapping):
+        raise _bad(where, f"must be a dict of gt, gte, lt, lte, got {body!r}")
+    _only(body, _BOUNDS, where, "a range")
+    bounds: dict[str, float] = {}
+    for name in _BOUNDS:
+        bound = body.get(name)
+        if bound is None:
+            continue
+        bounds[name] = real(bound, f"{where}.{name}")
+    if not bounds:
+        raise _bad(where, "needs at least one of gt, gte, lt, lte")
+    return common_pb.Range(**bounds)
+
+
+# -- collections ----------------------------------------------------------------------------------
+
+_METRICS = {"cosine": coll_pb.COSINE, "dot": coll_pb.DOT, "l2": coll_pb.L2}
+_METRIC_NAMES = {v: k for k, v in _METRICS.items()} | {coll_pb.METRIC_UNSPECIFIED: "cosine"}
+_STORAGE = {"float32": common_pb.FLOAT32, "float16": common_pb.FLOAT16}
+_STORAGE_NAMES = {v: k for k, v in _STORAGE.items()} | {common_pb.DTYPE_UNSPECIFIED: "float32"}
+_INDEX_TYPES = {
+    "keyword": coll_pb.KEYWORD,
+    "integer": coll_pb.INTEGER,
+    "float": coll_pb.FLOAT,
+    "bool": coll_pb.BOOL,
+}
+_INDEX_NAMES = {v: k for k, v in _INDEX_TYPES.items()}
+
+
+def _choice(value: object, table: Mapping[str, E], where: str) -> E:
+    if isinstance(value, str) and value.lower() in table:
+        return table[value.lower()]
+    raise _bad(where, f"{value!r} is not one of {', '.join(table)}")
+
+
+def field_config(name: str, params: object, where: str) -> coll_pb.VectorFieldConfig:
+    if not isinstance(params, models.VectorParams):
+        raise _bad(where, f"must be a VectorParams, got {type(params).__name__}")
+    dense = coll_pb.DenseParams(
+        dim=uint32(params.dim, f"{where}.dim"),
+        metric=_choice(params.metric, _METRICS, f"{where}.metric"),
+        storage_dtype=_choice(params.storage_dtype, _STORAGE, f"{where}.storage_dtype"),
+    )
+    if params.hnsw is not None:
+        h = params.hnsw
+        dense.hnsw.CopyFrom(
+            coll_pb.HnswParams(
+                m=uint32(h.m, f"{where}.hnsw.m"),
+                ef_construct=uint32(h.ef_construct, f"{where}.hnsw.ef_construct"),
+                ef=uint32(h.ef, f"{where}.hnsw.ef"),
+            )
+        )
+    return coll_pb.VectorFieldConfig(name=name, dense=dense)
+
+
+def create_request(
+    name: str,
+    vectors: models.VectorParams | Mapping[str, models.VectorParams],
+    payload_indexes: Mapping[str, str] | None,
+) -> coll_pb.CreateCollectionRequest:
+    fields = {"default": vectors} if isinstance(vectors, models.VectorParams) else vectors
+    if not isinstance(fields, Mapping):
+        raise _bad("vectors", "must be a VectorParams or a dict of field name -> VectorParams")
+    return coll_pb.CreateCollectionRequest(
+        name=check_name(name, "name"),
+        vectors=[
+            field_config(check_name(f, "vectors key"), p, f"vectors[{f!r}]")
+            for f, p in fields.items()
+        ],
+        payload_indexes=[
+            coll_pb.PayloadIndexConfig(
+                key=_key(k, "payload_indexes key"),
+                type=_choice(t, _INDEX_TYPES, f"payload_indexes[{k!r}]"),
+            )
+            for k, t in (payload_indexes or {}).items()
+        ],
+    )
+
+
+def _vector_params(cfg: coll_pb.VectorFieldConfig) -> models.VectorParams:
+    kind = cfg.WhichOneof("kind")
+    if kind != "dense":
+        raise Unimplemented(
+            f"vector field {cfg.name!r} is a {kind or 'unknown'} field; this SDK version "
+            "supports dense fields only"
+        )
+    d = cfg.dense
+    hnsw = (
+        models.HnswParams(d.hnsw.m, d.hnsw.ef_construct, d.hnsw.ef) if d.HasField("hnsw") else None
+    )
+    return models.VectorParams(
+        dim=d.dim,
+        metric=_METRIC_NAMES.get(d.metric, str(d.metric)),
+        storage_dtype=_STORAGE_NAMES.get(d.storage_dtype, str(d.storage_dtype)),
+        hnsw=hnsw,
+    )
+
+
+def collection_info(msg: coll_pb.CollectionInfo) -> models.CollectionInfo:
+    return models.CollectionInfo(
+        name=msg.name,
+        vectors={cfg.name: _vector_params(cfg) for cfg in msg.vectors},
+        payload_indexes={p.key: _INDEX_NAMES.get(p.type, str(p.type)) for p in msg.payload_indexes},
+        points_count=msg.points_count,
+        sequence=msg.sequence,
+    )
+
+
+# -- results --------------------------------------------------------------------------------------
+
+
+def record(msg: common_pb.Record) -> models.Record:
+    return models.Record(
+        id=id_from_wire(msg.id),
+        payload=payload_from_json(msg.payload_json),
+        vectors=decode_vectors(msg.vectors),
+        text=msg.text or None,
+    )
+
+
+def scored_point(msg: common_pb.ScoredPoint) -> models.ScoredPoint:
+    return models.ScoredPoint(
+        id=id_from_wire(msg.id),
+        score=float(msg.score),
+        payload=payload_from_json(msg.payload_json),
+        vectors=decode_vectors(msg.vectors),
+        text=msg.text or None,
+    )
+
+
+def update_result(msg: common_pb.UpdateResult) -> models.UpdateResult:
+    return models.UpdateResult(sequence=msg.sequence, count=msg.count)
+
+
+def server_info(msg: admin_pb.ServerInfoResponse) -> models.ServerInfo:
+    return models.ServerInfo(
+        version=msg.version,
+        data_dir=msg.data_dir,
+        capabilities=list(msg.capabilities),
+        max_limit=msg.max_limit,
+        max_message_bytes=msg.max_message_bytes,
+    )
+
+
+def collection_stats(msg: admin_pb.CollectionStats) -> models.CollectionStats:
+    return models.CollectionStats(
+        name=msg.name,
+        points_count=msg.points_count,
+        sequence=msg.sequence,
+        disk_bytes=msg.disk_bytes,
+        fields=[
+            models.FieldStats(
+                name=f.name,
+                kind=f.kind,
+                indexed_points=f.indexed_points,
+                index_capacity=f.index_capacity,
+                ram_bytes=f.ram_bytes,
+                checkpoint_sequence=f.checkpoint_sequence,
+            )
+            for f in msg.fields
+        ],
+    )
+
+
+# -- grpc.health.v1 -------------------------------------------------------------------------------
+# HealthCheckRequest {string service = 1;} and HealthCheckResponse {ServingStatus status = 1;},
+# encoded by hand so the SDK does not need grpcio-health-checking (a server-side package).
+
+HEALTH_STATUS = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise ValueError("truncated or overlong varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def encode_health_request(service: str) -> bytes:
+    data = service.encode("utf-8")
+    return b"\x0a" + _varint(len(data)) + data if data else b""
+
+
+def decode_health_status(buf: bytes) -> str:
+    """The `status` field (1) of a HealthCheckResponse, as its enum name."""
+    pos, status = 0, 0
+    while pos < len(buf):
+        tag, pos = _read_varint(buf, pos)
+        field_no, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            value, pos = _read_varint(buf, pos)
+            if field_no == 1:
+                status = value
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 2:
+            length, pos = _read_varint(buf, pos)
+            pos += length
+        elif wire_type == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire_type}")
+    if pos > len(buf):
+        raise ValueError("truncated message")
+    return HEALTH_STATUS.get(status, "UNKNOWN")

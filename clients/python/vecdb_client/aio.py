@@ -1,0 +1,414 @@
+"""The asyncio client: `AsyncClient`, the same methods as `Client` as coroutines over grpc.aio.
+
+Each method is one line over `_ops` and `_transport`, exactly as in `Client`; only the waiting
+differs. See `Client` for what every method does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+import grpc.aio
+from numpy.typing import ArrayLike
+
+from vecdb_client import _ops, _transport
+from vecdb_client._transport import Timeout
+from vecdb_client.errors import VecdbError
+from vecdb_client.models import (
+    CollectionInfo,
+    CollectionStats,
+    Record,
+    ScoredPoint,
+    ScrollPage,
+    ServerInfo,
+    UpdateResult,
+    VectorParams,
+)
+
+__all__ = ["AsyncClient"]
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """An asyncio vecdb client over one grpc.aio channel; the arguments are those of `Client`.
+
+    The channel is opened on the first call, on the running event loop; use the client from that
+    loop only.
+
+    >>> async with AsyncClient("localhost:6334") as client:
+    ...     hits = await client.query("docs", q, limit=5)
+    """
+
+    def __init__(
+        self,
+        address: str = "localhost:6334",
+        *,
+        timeout: float | None = 30.0,
+        retries: int = 3,
+        request_id_prefix: str | None = None,
+        max_message_bytes: int = 64 * 2**20,
+    ) -> None:
+        self.address = address
+        self._settings = _transport.Settings(timeout, retries, request_id_prefix, max_message_bytes)
+        self._channel: grpc.aio.Channel | None = None
+        self._callables: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"AsyncClient({self.address!r})"
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the channel; calls in flight are cancelled.
+
+        >>> await client.close()
+        """
+        channel, self._channel = self._channel, None
+        self._callables.clear()
+        if channel is not None:
+            await channel.close()
+
+    # -- transport --------------------------------------------------------------------------------
+
+    def _callable(self, rpc: _ops.Rpc, streaming: bool = False) -> Any:
+        key = f"{rpc.path}#stream" if streaming else rpc.path
+        fn = self._callables.get(key)
+        if fn is None:
+            if self._channel is None:
+                self._channel = grpc.aio.insecure_channel(
+                    self.address,
+                    options=_transport.channel_options(self._settings.max_message_bytes),
+                )
+            factory = self._channel.stream_unary if streaming else self._channel.unary_unary
+            fn = factory(
+                rpc.path, request_serializer=rpc.serialize, response_deserializer=rpc.deserialize
+            )
+            self._callables[key] = fn
+        return fn
+
+    async def _unary(self, call: _ops.Call[T], timeout: Timeout) -> T:
+        fn = self._callable(call.rpc)
+        attempts = _transport.Attempts(self._settings, timeout)
+        while True:
+            try:
+                response = await fn(
+                    call.request, timeout=attempts.remaining(), metadata=attempts.metadata
+                )
+            except grpc.RpcError as exc:
+                err = _transport.error_from_rpc(exc, attempts.request_id)
+                delay = attempts.retry_delay(err)
+                if delay is None:
+                    raise err from None
+                await asyncio.sleep(delay)
+            else:
+                return call.parse(response)
+
+    async def _stream(
+        self, upload: _ops.Upload, progress: Callable[[int], None] | None, timeout: Timeout
+    ) -> UpdateResult:
+        attempts = _transport.Attempts(self._settings, timeout)
+        call = self._callable(upload.rpc, streaming=True)(
+            timeout=attempts.remaining(), metadata=attempts.metadata
+        )
+        sent = 0
+        try:
+            for request, n in upload.requests():
+                try:
+                    await call.write(request)
+                except asyncio.InvalidStateError:
+                    break  # the call already ended; awaiting it below raises its error
+                sent = n
+                if progress is not None:
+                    progress(sent)
+            else:
+                await call.done_writing()
+            response = await call
+        except grpc.RpcError as exc:
+            err = _transport.error_from_rpc(exc, attempts.request_id)
+            raise _transport.upload_error(err, sent, upload.total) from None
+        except BaseException as exc:
+            # Cancel rather than half-close, which would read as a finished upload.
+            call.cancel()
+            if isinstance(exc, VecdbError):
+                _transport.upload_error(exc, sent, upload.total)
+            raise
+        return upload.parse(response)
+
+    # -- health and admin -------------------------------------------------------------------------
+
+    async def health(self, service: str = "", *, timeout: Timeout = ...) -> str:
+        """The server's grpc.health.v1 status: "SERVING", "NOT_SERVING" or "UNKNOWN".
+
+        >>> await client.health()
+        'SERVING'
+        """
+        return await self._unary(_ops.health(service), timeout)
+
+    async def server_info(self, *, timeout: Timeout = ...) -> ServerInfo:
+        """The server's version, data directory, capabilities and limits.
+
+        >>> (await client.server_info()).version
+        '0.1.0'
+        """
+        return await self._unary(_ops.server_info(), timeout)
+
+    async def stats(
+        self, collection: str | None = None, *, timeout: Timeout = ...
+    ) -> list[CollectionStats]:
+        """Statistics of one collection, or of every collection when `collection` is None.
+
+        >>> await client.stats("docs")
+        [CollectionStats(name='docs', points_count=1000, ...)]
+        """
+        return await self._unary(_ops.stats(collection), timeout)
+
+    async def checkpoint(self, collection: str, *, timeout: Timeout = ...) -> int:
+        """Write every index checkpoint of a collection now; returns the sequence they reflect.
+
+        >>> await client.checkpoint("docs")
+        42
+        """
+        return await self._unary(_ops.checkpoint(collection), timeout)
+
+    # -- collections ------------------------------------------------------------------------------
+
+    async def create_collection(
+        self,
+        name: str,
+        vectors: VectorParams | dict[str, VectorParams],
+        *,
+        payload_indexes: dict[str, str] | None = None,
+        timeout: Timeout = ...,
+    ) -> CollectionInfo:
+        """Create a collection. A single VectorParams makes one field named "default".
+
+        >>> await client.create_collection("docs", VectorParams(384))
+        CollectionInfo(name='docs', ...)
+        """
+        return await self._unary(_ops.create_collection(name, vectors, payload_indexes), timeout)
+
+    async def get_collection(self, name: str, *, timeout: Timeout = ...) -> CollectionInfo:
+        """A collection's schema and counters; raises CollectionNotFound if it does not exist.
+
+        >>> (await client.get_collection("docs")).points_count
+        1000
+        """
+        return await self._unary(_ops.get_collection(name), timeout)
+
+    async def list_collections(self, *, timeout: Timeout = ...) -> list[CollectionInfo]:
+        """Every collection.
+
+        >>> [c.name for c in await client.list_collections()]
+        ['docs']
+        """
+        return await self._unary(_ops.list_collections(), timeout)
+
+    async def delete_collection(self, name: str, *, timeout: Timeout = ...) -> bool:
+        """Drop a collection and its data; False if it did not exist.
+
+        >>> await client.delete_collection("docs")
+        True
+        """
+        return await self._unary(_ops.delete_collection(name), timeout)
+
+    async def collection_exists(self, name: str, *, timeout: Timeout = ...) -> bool:
+        """Whether a collection exists.
+
+        >>> await client.collection_exists("docs")
+        True
+        """
+        return await self._unary(_ops.collection_exists(name), timeout)
+
+    # -- points -----------------------------------------------------------------------------------
+
+    async def upsert(
+        self,
+        collection: str,
+        ids: Sequence[int | str],
+        vectors: ArrayLike | Mapping[str, ArrayLike],
+        *,
+        payloads: Sequence[dict[str, Any] | None] | None = None,
+        texts: Sequence[str | None] | None = None,
+        timeout: Timeout = ...,
+    ) -> UpdateResult:
+        """Insert or replace points in one atomic request (a bare array is the field "default").
+
+        >>> await client.upsert("docs", [1, 2], np.random.rand(2, 384))
+        UpdateResult(sequence=7, count=2)
+        """
+        return await self._unary(_ops.upsert(collection, ids, vectors, payloads, texts), timeout)
+
+    async def upload(
+        self,
+        collection: str,
+        ids: Sequence[int | str],
+        vectors: ArrayLike | Mapping[str, ArrayLike],
+        *,
+        payloads: Sequence[dict[str, Any] | None] | None = None,
+        texts: Sequence[str | None] | None = None,
+        batch_size: int = 1000,
+        progress: Callable[[int], None] | None = None,
+        timeout: Timeout = ...,
+    ) -> UpdateResult:
+        """Bulk-load points over one client stream, `batch_size` points per atomic batch.
+
+        `progress(points_sent_so_far)` runs on the event loop after each batch is written. The
+        timeout covers the whole stream; the stream is never retried.
+
+        >>> await client.upload("docs", ids, vectors, batch_size=5000, timeout=None)
+        UpdateResult(sequence=20, count=100000)
+        """
+        plan = _ops.upload(collection, ids, vectors, payloads, texts, batch_size)
+        return await self._stream(plan, progress, timeout)
+
+    async def get(
+        self,
+        collection: str,
+        ids: Sequence[int | str],
+        *,
+        with_payload: bool = True,
+        with_vectors: bool | Sequence[str] = False,
+        timeout: Timeout = ...,
+    ) -> list[Record]:
+        """Points by id, in request order; ids that do not exist are left out.
+
+        >>> [r.id for r in await client.get("docs", [1, 2, 99])]
+        [1, 2]
+        """
+        return await self._unary(_ops.get(collection, ids, with_payload, with_vectors), timeout)
+
+    async def delete(
+        self,
+        collection: str,
+        ids: Sequence[int | str] | None = None,
+        *,
+        filter: dict[str, Any] | None = None,
+        timeout: Timeout = ...,
+    ) -> UpdateResult:
+        """Delete points by id or by filter (exactly one of the two); missing ids are ignored.
+
+        >>> await client.delete("docs", [1, 2])
+        UpdateResult(sequence=8, count=2)
+        """
+        return await self._unary(_ops.delete(collection, ids, filter), timeout)
+
+    async def count(
+        self, collection: str, filter: dict[str, Any] | None = None, *, timeout: Timeout = ...
+    ) -> int:
+        """The number of points, or of points matching `filter`.
+
+        >>> await client.count("docs")
+        1000
+        """
+        return await self._unary(_ops.count(collection, filter), timeout)
+
+    async def scroll(
+        self,
+        collection: str,
+        *,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int | str | None = None,
+        with_payload: bool = True,
+        with_vectors: bool | Sequence[str] = False,
+        timeout: Timeout = ...,
+    ) -> ScrollPage:
+        """One page of points in id order (ints before UUIDs); continue from `next_offset`.
+
+        >>> page = await client.scroll("docs", limit=100)
+        """
+        return await self._unary(
+            _ops.scroll(collection, filter, limit, offset, with_payload, with_vectors), timeout
+        )
+
+    # -- query ------------------------------------------------------------------------------------
+
+    async def query(
+        self,
+        collection: str,
+        vector: ArrayLike | None = None,
+        *,
+        using: str = "",
+        point: int | str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        with_payload: bool = False,
+        with_vectors: bool | Sequence[str] = False,
+        ef: int | None = None,
+        exact: bool = False,
+        timeout: Timeout = ...,
+    ) -> list[ScoredPoint]:
+        """Nearest neighbours of `vector` (or of the stored vector of `point`), best first.
+
+        >>> hits = await client.query("docs", q, limit=5, with_payload=True)
+        """
+        return await self._unary(
+            _ops.query(
+                collection,
+                vector,
+                using=using,
+                point=point,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                score_threshold=score_threshold,
+                with_payload=with_payload,
+                with_vectors=with_vectors,
+                ef=ef,
+                exact=exact,
+            ),
+            timeout,
+        )
+
+    async def query_batch(
+        self,
+        collection: str,
+        vectors: ArrayLike,
+        *,
+        using: str = "",
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        with_payload: bool = False,
+        with_vectors: bool | Sequence[str] = False,
+        ef: int | None = None,
+        exact: bool = False,
+        timeout: Timeout = ...,
+    ) -> list[list[ScoredPoint]]:
+        """One query per row of a (q, dim) array, in one call; answers in row order.
+
+        >>> batches = await client.query_batch("docs", np.random.rand(3, 384), limit=5)
+        """
+        return await self._unary(
+            _ops.query_batch(
+                collection,
+                vectors,
+                using=using,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                score_threshold=score_threshold,
+                with_payload=with_payload,
+                with_vectors=with_vectors,
+                ef=ef,
+                exact=exact,
+            ),
+            timeout,
+        )

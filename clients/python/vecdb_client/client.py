@@ -1,0 +1,449 @@
+"""The synchronous client: `Client`, one method per operation over a blocking gRPC channel.
+
+Each method is one line over `_ops` (request building and response parsing, shared with
+`AsyncClient`) and `_transport` (request ids, deadlines, retries, typed errors).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+from numpy.typing import ArrayLike
+
+from vecdb_client import _ops, _transport
+from vecdb_client._transport import Timeout
+from vecdb_client.errors import VecdbError
+from vecdb_client.models import (
+    CollectionInfo,
+    CollectionStats,
+    Record,
+    ScoredPoint,
+    ScrollPage,
+    ServerInfo,
+    UpdateResult,
+    VectorParams,
+)
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+
+
+class Client:
+    """A blocking vecdb client over one gRPC channel. Thread-safe; use it as a context manager.
+
+    timeout: default deadline in seconds of every call, retries included (None: no deadline);
+    each method's `timeout=` overrides it. retries: how many times UNAVAILABLE (and
+    RESOURCE_EXHAUSTED with a retry-after hint) is retried, with exponential backoff.
+    request_id_prefix: prepended to the uuid4 request id sent as "vecdb-request-id" metadata.
+    max_message_bytes: the channel's send and receive message limit.
+
+    >>> with Client("localhost:6334") as client:
+    ...     client.health()
+    'SERVING'
+    """
+
+    def __init__(
+        self,
+        address: str = "localhost:6334",
+        *,
+        timeout: float | None = 30.0,
+        retries: int = 3,
+        request_id_prefix: str | None = None,
+        max_message_bytes: int = 64 * 2**20,
+    ) -> None:
+        self.address = address
+        self._settings = _transport.Settings(timeout, retries, request_id_prefix, max_message_bytes)
+        self._channel = grpc.insecure_channel(
+            address, options=_transport.channel_options(max_message_bytes)
+        )
+        self._callables: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"Client({self.address!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel; calls in flight are cancelled.
+
+        >>> client.close()
+        """
+        self._channel.close()
+
+    # -- transport --------------------------------------------------------------------------------
+
+    def _callable(self, rpc: _ops.Rpc, streaming: bool = False) -> Any:
+        key = f"{rpc.path}#stream" if streaming else rpc.path
+        fn = self._callables.get(key)
+        if fn is None:
+            factory = self._channel.stream_unary if streaming else self._channel.unary_unary
+            fn = factory(
+                rpc.path, request_serializer=rpc.serialize, response_deserializer=rpc.deserialize
+            )
+            self._callables[key] = fn
+        return fn
+
+    def _unary(self, call: _ops.Call[T], timeout: Timeout) -> T:
+        fn = self._callable(call.rpc)
+        attempts = _transport.Attempts(self._settings, timeout)
+        while True:
+            try:
+                response = fn(
+                    call.request, timeout=attempts.remaining(), metadata=attempts.metadata
+                )
+            except grpc.RpcError as exc:
+                err = _transport.error_from_rpc(exc, attempts.request_id)
+                delay = attempts.retry_delay(err)
+                if delay is None:
+                    raise err from None
+                time.sleep(delay)
+            else:
+                return call.parse(response)
+
+    def _stream(
+        self, upload: _ops.Upload, progress: Callable[[int], None] | None, timeout: Timeout
+    ) -> UpdateResult:
+        # grpc consumes the request iterator on its own thread: `progress` runs there, after each
+        # batch went out. An exception there (a bad payload, a failing callback) cancels the call
+        # (rather than half-closing it, which would read as a finished upload) and is re-raised
+        # here.
+        attempts = _transport.Attempts(self._settings, timeout)
+        state: dict[str, Any] = {"sent": 0}
+        started = threading.Event()
+
+        def requests() -> Iterator[Any]:
+            try:
+                for request, sent in upload.requests():
+                    yield request
+                    state["sent"] = sent
+                    if progress is not None:
+                        progress(sent)
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+                state["error"] = exc
+                started.wait()
+                if "future" in state:
+                    state["future"].cancel()
+
+        try:
+            state["future"] = future = self._callable(upload.rpc, streaming=True).future(
+                requests(), timeout=attempts.remaining(), metadata=attempts.metadata
+            )
+        finally:
+            started.set()
+        try:
+            response = future.result()
+        except grpc.FutureCancelledError:
+            error = state.get("error") or VecdbError("upload cancelled")
+            if isinstance(error, VecdbError):
+                _transport.upload_error(error, state["sent"], upload.total)
+            raise error from None
+        except grpc.RpcError as exc:
+            err = _transport.error_from_rpc(exc, attempts.request_id)
+            raise _transport.upload_error(err, state["sent"], upload.total) from None
+        except BaseException:
+            future.cancel()
+            raise
+        if "error" in state:  # the server answered before the cancel landed
+            raise state["error"]
+        return upload.parse(response)
+
+    # -- health and admin -------------------------------------------------------------------------
+
+    def health(self, service: str = "", *, timeout: Timeout = ...) -> str:
+        """The server's grpc.health.v1 status: "SERVING", "NOT_SERVING" or "UNKNOWN".
+
+        >>> client.health()
+        'SERVING'
+        """
+        return self._unary(_ops.health(service), timeout)
+
+    def server_info(self, *, timeout: Timeout = ...) -> ServerInfo:
+        """The server's version, data directory, capabilities and limits.
+
+        >>> client.server_info().capabilities
+        ['dense', 'filters']
+        """
+        return self._unary(_ops.server_info(), timeout)
+
+    def stats(
+        self, collection: str | None = None, *, timeout: Timeout = ...
+    ) -> list[CollectionStats]:
+        """Statistics of one collection, or of every collection when `collection` is None.
+
+        >>> [s.points_count for s in client.stats("docs")]
+        [1000]
+        """
+        return self._unary(_ops.stats(collection), timeout)
+
+    def checkpoint(self, collection: str, *, timeout: Timeout = ...) -> int:
+        """Write every index checkpoint of a collection now; returns the sequence they reflect.
+
+        >>> client.checkpoint("docs")
+        42
+        """
+        return self._unary(_ops.checkpoint(collection), timeout)
+
+    # -- collections ------------------------------------------------------------------------------
+
+    def create_collection(
+        self,
+        name: str,
+        vectors: VectorParams | dict[str, VectorParams],
+        *,
+        payload_indexes: dict[str, str] | None = None,
+        timeout: Timeout = ...,
+    ) -> CollectionInfo:
+        """Create a collection. A single VectorParams makes one field named "default".
+
+        payload_indexes: payload key -> "keyword" | "integer" | "float" | "bool".
+
+        >>> client.create_collection("docs", VectorParams(384, metric="cosine"),
+        ...                          payload_indexes={"lang": "keyword"})
+        CollectionInfo(name='docs', vectors={'default': VectorParams(dim=384, ...)}, ...)
+        """
+        return self._unary(_ops.create_collection(name, vectors, payload_indexes), timeout)
+
+    def get_collection(self, name: str, *, timeout: Timeout = ...) -> CollectionInfo:
+        """A collection's schema and counters; raises CollectionNotFound if it does not exist.
+
+        >>> client.get_collection("docs").points_count
+        1000
+        """
+        return self._unary(_ops.get_collection(name), timeout)
+
+    def list_collections(self, *, timeout: Timeout = ...) -> list[CollectionInfo]:
+        """Every collection.
+
+        >>> [c.name for c in client.list_collections()]
+        ['docs']
+        """
+        return self._unary(_ops.list_collections(), timeout)
+
+    def delete_collection(self, name: str, *, timeout: Timeout = ...) -> bool:
+        """Drop a collection and its data; False if it did not exist.
+
+        >>> client.delete_collection("docs")
+        True
+        """
+        return self._unary(_ops.delete_collection(name), timeout)
+
+    def collection_exists(self, name: str, *, timeout: Timeout = ...) -> bool:
+        """Whether a collection exists.
+
+        >>> client.collection_exists("docs")
+        True
+        """
+        return self._unary(_ops.collection_exists(name), timeout)
+
+    # -- points -----------------------------------------------------------------------------------
+
+    def upsert(
+        self,
+        collection: str,
+        ids: Sequence[int | str],
+        vectors: ArrayLike | Mapping[str, ArrayLike],
+        *,
+        payloads: Sequence[dict[str, Any] | None] | None = None,
+        texts: Sequence[str | None] | None = None,
+        timeout: Timeout = ...,
+    ) -> UpdateResult:
+        """Insert or replace points in one atomic request.
+
+        vectors: an (n, dim) array for the field "default", or {field name: (n, dim) array}.
+        ids: ints in 0..2**64-1 or UUID strings. payloads / texts: one entry per id (or None).
+
+        >>> client.upsert("docs", [1, 2], np.random.rand(2, 384), payloads=[{"lang": "en"}, None])
+        UpdateResult(sequence=7, count=2)
+        """
+        return self._unary(_ops.upsert(collection, ids, vectors, payloads, texts), timeout)
+
+    def upload(
+        self,
+        collection: str,
+        ids: Sequence[int | str],
+        vectors: ArrayLike | Mapping[str, ArrayLike],
+        *,
+        payloads: Sequence[dict[str, Any] | None] | None = None,
+        texts: Sequence[str | None] | None = None,
+        batch_size: int = 1000,
+        progress: Callable[[int], None] | None = None,
+        timeout: Timeout = ...,
+    ) -> UpdateResult:
+        """Bulk-load points over one client stream, `batch_size` points per atomic batch.
+
+        Arguments as for `upsert`. `progress(points_sent_so_far)` is called after each batch (on
+        a gRPC thread). The timeout covers the whole stream: pass timeout=None for long loads.
+        The stream is not retried; if it fails, the batches committed before stay committed.
+
+        >>> client.upload("docs", ids, vectors, batch_size=5000, progress=print, timeout=None)
+        UpdateResult(sequence=20, count=100000)
+        """
+        plan = _ops.upload(collection, ids, vectors, payloads, texts, batch_size)
+        return self._stream(plan, progress, timeout)
+
+    def get(
+        self,
+        collection: str,
+        ids: Sequence[int | str],
+        *,
+        with_payload: bool = True,
+        with_vectors: bool | Sequence[str] = False,
+        timeout: Timeout = ...,
+    ) -> list[Record]:
+        """Points by id, in request order; ids that do not exist are left out.
+
+        with_vectors: True for every field, or a list of field names.
+
+        >>> client.get("docs", [1, 2], with_vectors=True)[0].vectors["default"].shape
+        (384,)
+        """
+        return self._unary(_ops.get(collection, ids, with_payload, with_vectors), timeout)
+
+    def delete(
+        self,
+        collection: str,
+        ids: Sequence[int | str] | None = None,
+        *,
+        filter: dict[str, Any] | None = None,
+        timeout: Timeout = ...,
+    ) -> UpdateResult:
+        """Delete points by id or by filter (exactly one of the two); missing ids are ignored.
+
+        >>> client.delete("docs", filter={"must": [{"key": "lang", "match": {"value": "de"}}]})
+        UpdateResult(sequence=9, count=120)
+        """
+        return self._unary(_ops.delete(collection, ids, filter), timeout)
+
+    def count(
+        self, collection: str, filter: dict[str, Any] | None = None, *, timeout: Timeout = ...
+    ) -> int:
+        """The number of points, or of points matching `filter`.
+
+        >>> client.count("docs", {"must": [{"key": "year", "range": {"gte": 2020}}]})
+        412
+        """
+        return self._unary(_ops.count(collection, filter), timeout)
+
+    def scroll(
+        self,
+        collection: str,
+        *,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int | str | None = None,
+        with_payload: bool = True,
+        with_vectors: bool | Sequence[str] = False,
+        timeout: Timeout = ...,
+    ) -> ScrollPage:
+        """One page of points in id order (ints before UUIDs); continue from `next_offset`.
+
+        >>> page = client.scroll("docs", limit=100)
+        >>> while page.next_offset is not None:
+        ...     page = client.scroll("docs", limit=100, offset=page.next_offset)
+        """
+        return self._unary(
+            _ops.scroll(collection, filter, limit, offset, with_payload, with_vectors), timeout
+        )
+
+    # -- query ------------------------------------------------------------------------------------
+
+    def query(
+        self,
+        collection: str,
+        vector: ArrayLike | None = None,
+        *,
+        using: str = "",
+        point: int | str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        with_payload: bool = False,
+        with_vectors: bool | Sequence[str] = False,
+        ef: int | None = None,
+        exact: bool = False,
+        timeout: Timeout = ...,
+    ) -> list[ScoredPoint]:
+        """Nearest neighbours of `vector` (or of the stored vector of `point`), best first.
+
+        using: the vector field ("" when the collection has one). score_threshold: minimum
+        score for cosine / dot, maximum distance for l2. ef: HNSW search breadth; exact: brute
+        force.
+
+        >>> hits = client.query("docs", q, limit=5, filter={"must": [{"key": "lang",
+        ...                     "match": {"value": "en"}}]}, with_payload=True)
+        >>> [(h.id, round(h.score, 3)) for h in hits]
+        [(17, 0.912), (3, 0.874), ...]
+        """
+        return self._unary(
+            _ops.query(
+                collection,
+                vector,
+                using=using,
+                point=point,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                score_threshold=score_threshold,
+                with_payload=with_payload,
+                with_vectors=with_vectors,
+                ef=ef,
+                exact=exact,
+            ),
+            timeout,
+        )
+
+    def query_batch(
+        self,
+        collection: str,
+        vectors: ArrayLike,
+        *,
+        using: str = "",
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        with_payload: bool = False,
+        with_vectors: bool | Sequence[str] = False,
+        ef: int | None = None,
+        exact: bool = False,
+        timeout: Timeout = ...,
+    ) -> list[list[ScoredPoint]]:
+        """One query per row of a (q, dim) array, in one call; answers in row order.
+
+        >>> [len(hits) for hits in client.query_batch("docs", np.random.rand(3, 384), limit=5)]
+        [5, 5, 5]
+        """
+        return self._unary(
+            _ops.query_batch(
+                collection,
+                vectors,
+                using=using,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                score_threshold=score_threshold,
+                with_payload=with_payload,
+                with_vectors=with_vectors,
+                ef=ef,
+                exact=exact,
+            ),
+            timeout,
+        )

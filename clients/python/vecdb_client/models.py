@@ -1,0 +1,185 @@
+"""Typed results and parameters of the vecdb SDK: frozen dataclasses over plain Python and numpy.
+
+Nothing here is a protobuf type; the private `_wire` module converts to and from the wire.
+Vectors come back as numpy arrays (read-only views of the received bytes); payloads as dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CollectionInfo",
+    "CollectionStats",
+    "FieldStats",
+    "HnswParams",
+    "Payload",
+    "PointId",
+    "Record",
+    "ScoredPoint",
+    "ScrollPage",
+    "ServerInfo",
+    "UpdateResult",
+    "VectorParams",
+]
+
+PointId = int | str
+"""A point id: an int in 0 .. 2**64-1, or a UUID string (returned in canonical lower-case form)."""
+
+Payload = dict[str, Any]
+"""A point's payload: a JSON object."""
+
+
+def _values_equal(a: object, b: object) -> bool:
+    """Equality that also works for numpy arrays and dicts of them."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.shape == b.shape
+            and bool(np.array_equal(a, b))
+        )
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_values_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+class _ArrayEq:
+    """Mixin: field-wise `==` that compares numpy arrays by value instead of raising."""
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(
+            _values_equal(getattr(self, f.name), getattr(other, f.name))
+            for f in fields(self)  # type: ignore[arg-type]
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts and arrays: not hashable
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    """HNSW graph parameters of a dense field. 0 means the server default.
+
+    m: links per node (default 16); ef_construct: build breadth (default 200);
+    ef: search breadth (default 64; a query can override it with `ef=`).
+    """
+
+    m: int = 0
+    ef_construct: int = 0
+    ef: int = 0
+
+
+@dataclass(frozen=True)
+class VectorParams:
+    """A dense vector field: dimension, metric and storage.
+
+    metric: "cosine" | "dot" | "l2". For cosine and dot a higher score is better; for l2 the score
+    is the Euclidean distance (lower is better).
+    storage_dtype: "float32" | "float16" — how the original vectors are stored on disk.
+    hnsw: graph parameters; None for the server defaults.
+
+    >>> VectorParams(384, metric="cosine", hnsw=HnswParams(m=32))
+    """
+
+    dim: int
+    metric: str = "cosine"
+    storage_dtype: str = "float32"
+    hnsw: HnswParams | None = None
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection's schema and counters.
+
+    vectors: field name -> parameters. payload_indexes: payload key -> "keyword" | "integer" |
+    "float" | "bool". sequence: the sequence number of the last committed mutation.
+    """
+
+    name: str
+    vectors: dict[str, VectorParams]
+    payload_indexes: dict[str, str]
+    points_count: int
+    sequence: int
+
+
+@dataclass(frozen=True, eq=False)
+class Record(_ArrayEq):
+    """A stored point as read back by `get` or `scroll`.
+
+    payload is None unless asked for (or when the point has none); vectors holds only the fields
+    asked for, each a numpy array of shape (dim,); text is the point's source text, if any.
+    """
+
+    id: PointId
+    payload: Payload | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    text: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ScoredPoint(_ArrayEq):
+    """A query hit. For cosine and dot fields `score` is the similarity (higher is better); for l2
+    fields it is the Euclidean distance (lower is better)."""
+
+    id: PointId
+    score: float
+    payload: Payload | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """The result of a write: `sequence` is the collection's sequence number after the commit (the
+    write is durable when this returns); `count` is the number of points written or deleted."""
+
+    sequence: int
+    count: int
+
+
+@dataclass(frozen=True, eq=False)
+class ScrollPage(_ArrayEq):
+    """One page of `scroll`. Pass `next_offset` as `offset` to get the next page; it is None on the
+    last page."""
+
+    records: list[Record]
+    next_offset: PointId | None
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What the server is and what it can do."""
+
+    version: str
+    data_dir: str
+    capabilities: list[str]
+    max_limit: int
+    max_message_bytes: int
+
+
+@dataclass(frozen=True)
+class FieldStats:
+    """Index statistics of one vector field."""
+
+    name: str
+    kind: str
+    indexed_points: int
+    index_capacity: int
+    ram_bytes: int
+    checkpoint_sequence: int
+
+
+@dataclass(frozen=True)
+class CollectionStats:
+    """Statistics of one collection."""
+
+    name: str
+    points_count: int
+    sequence: int
+    disk_bytes: int
+    fields: list[FieldStats]
