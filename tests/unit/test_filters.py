@@ -52,7 +52,7 @@ INDEXES = (
 def _table(indexes: tuple[PayloadIndexConfig, ...]) -> PayloadTable:
     table = PayloadTable(indexes)
     for iid, payload in PAYLOADS.items():
-        table.set(iid, payload)
+        table.set(iid, iid, payload)
     return table
 
 
@@ -69,7 +69,7 @@ def test_filter_selects_expected_points(filt: Filter, expected: set[int], indexe
 
 def test_index_follows_updates_and_removals() -> None:
     table = _table(INDEXES)
-    table.set(0, {"color": "blue", "price": 1})
+    table.set(0, 0, {"color": "blue", "price": 1})
     table.remove(2)
     red = select(Filter(must=(Match("color", "red"),)), table.all_ids(), table, _resolve)
     assert red.tolist() == []
@@ -83,8 +83,8 @@ def test_random_filters_agree_between_index_and_scan() -> None:
     scan, indexed = PayloadTable(()), PayloadTable(INDEXES)
     for iid in range(500):
         payload = {"color": colors[rng.integers(4)], "price": float(rng.integers(0, 50)), "tags": list(rng.choice(colors, 2))}
-        scan.set(iid, payload)
-        indexed.set(iid, payload)
+        scan.set(iid, iid, payload)
+        indexed.set(iid, iid, payload)
     for _ in range(50):
         lo, hi = sorted(rng.integers(0, 50, 2).tolist())
         filt = Filter(

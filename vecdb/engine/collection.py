@@ -103,7 +103,7 @@ class Collection:
         with self._store.begin() as txn:
             self._applied_seq = self._store.sequence(txn)
             for iid, rec in self._store.iter_records(txn):
-                self._payloads.set(iid, decode_payload(rec.payload_json))
+                self._payloads.set(iid, decode_point_id(rec.point_key), decode_payload(rec.payload_json))
         manifest = read_manifest(self._index_dir)
         if manifest is not None and manifest.sequence > self._applied_seq:
             log.warning("%s: index checkpoint is ahead of the data (seq %d > %d); rebuilding",
@@ -211,8 +211,8 @@ class Collection:
             sequence, iids = self._commit(lambda txn, next_iid: self._write_points(txn, next_iid, prepared))
             for name, index in self._indexes.items():
                 index.add(iids, prepared.vectors[name])
-            for iid, payload in zip(iids.tolist(), prepared.payloads):
-                self._payloads.set(iid, payload)
+            for iid, point_id, payload in zip(iids.tolist(), prepared.ids, prepared.payloads):
+                self._payloads.set(iid, point_id, payload)
             self._applied_seq = sequence
         self._note_changes(len(prepared))
         return UpdateResult(sequence=sequence, count=len(prepared))
@@ -388,10 +388,17 @@ class Collection:
 
     def _scored(self, txn: lmdb.Transaction, q: NearestQuery, field: DenseField, ids: np.ndarray,
                 scores: np.ndarray) -> list[ScoredPoint]:
+        ids, scores = ids[q.offset:q.offset + q.limit], scores[q.offset:q.offset + q.limit]
+        if q.score_threshold is not None:
+            # Results are sorted best-first, so the ones that pass form a prefix.
+            passing = scores >= q.score_threshold if field.metric.higher_is_better else scores <= q.score_threshold
+            cut = int(np.argmin(passing)) if not passing.all() else len(passing)
+            ids, scores = ids[:cut], scores[:cut]
+        if not q.with_payload and not q.with_vectors:
+            point_ids = self._payloads.point_ids
+            return [ScoredPoint(id=point_ids[iid], score=score) for iid, score in zip(ids.tolist(), scores.tolist())]
         out = []
-        for iid, score in zip(ids[q.offset:q.offset + q.limit].tolist(), scores[q.offset:q.offset + q.limit].tolist()):
-            if q.score_threshold is not None and not field.metric.passes(score, q.score_threshold):
-                break
+        for iid, score in zip(ids.tolist(), scores.tolist()):
             record = self._record(txn, iid, q.with_payload, q.with_vectors)
             if record is not None:
                 out.append(ScoredPoint(id=record.id, score=score, payload=record.payload,

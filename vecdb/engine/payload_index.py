@@ -104,13 +104,15 @@ class KeyIndex:
 
 
 class PayloadTable:
-    """Every live point's payload by internal id, with the collection's payload indexes.
+    """Every live point's id and payload by internal id, with the collection's payload indexes.
 
-    Not thread-safe by itself: the collection's read-write lock guards it.
+    Queries that return neither payloads nor vectors are answered from here alone, without an
+    LMDB read per hit. Not thread-safe by itself: the collection's read-write lock guards it.
     """
 
     def __init__(self, index_configs: Iterable[PayloadIndexConfig]) -> None:
         self._payloads: dict[int, dict[str, Any] | None] = {}
+        self.point_ids: dict[int, Any] = {}  # internal id -> PointId
         self.indexes: dict[str, KeyIndex] = {cfg.key: KeyIndex(cfg) for cfg in index_configs}
         self._ids_cache: np.ndarray | None = None
 
@@ -120,7 +122,8 @@ class PayloadTable:
     def __contains__(self, iid: int) -> bool:
         return iid in self._payloads
 
-    def set(self, iid: int, payload: dict[str, Any] | None) -> None:
+    def set(self, iid: int, point_id: Any, payload: dict[str, Any] | None) -> None:
+        self.point_ids[iid] = point_id
         if iid in self._payloads:
             for index in self.indexes.values():
                 index.remove(iid)
@@ -132,6 +135,7 @@ class PayloadTable:
 
     def remove(self, iid: int) -> None:
         if self._payloads.pop(iid, _MISSING) is not _MISSING:
+            del self.point_ids[iid]
             self._ids_cache = None
             for index in self.indexes.values():
                 index.remove(iid)
@@ -152,7 +156,7 @@ class PayloadTable:
 
     def ram_bytes(self) -> int:
         # A rough figure: dict slots plus an average small payload; enough to see the order of size.
-        return len(self._payloads) * 300
+        return len(self._payloads) * 400
 
 
 _MISSING = object()

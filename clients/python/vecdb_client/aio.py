@@ -151,7 +151,8 @@ class AsyncClient:
     # -- health and admin -------------------------------------------------------------------------
 
     async def health(self, service: str = "", *, timeout: Timeout = ...) -> str:
-        """The server's grpc.health.v1 status: "SERVING", "NOT_SERVING" or "UNKNOWN".
+        """The grpc.health.v1 status of the server (service ""): "SERVING", "NOT_SERVING" or
+        "UNKNOWN" ("SERVICE_UNKNOWN" is possible for a named `service`).
 
         >>> await client.health()
         'SERVING'
