@@ -582,10 +582,11 @@ def test_records_and_scored_points_go_out_complete() -> None:
     bare = to_proto.record(Record(id=3))
     assert bare.id.num == 3 and bare.payload_json == "" and bare.text == "" and not bare.vectors
 
-    sp = to_proto.scored_point(ScoredPoint(id=2**64 - 1, score=0.75, payload={}))
+    [sp] = to_proto.query_response([ScoredPoint(id=2**64 - 1, score=0.75, payload={})]).points
     assert sp.id.num == 2**64 - 1 and sp.score == 0.75 and sp.payload_json == "{}"
-    resp = to_proto.query_batch_response([[ScoredPoint(id=1, score=1.0)], []])
-    assert [len(r.points) for r in resp.results] == [1, 0]
+    resp = to_proto.query_batch_response([[ScoredPoint(id=1, score=1.0), ScoredPoint(id=UUID, score=0.5)], []])
+    assert [len(r.points) for r in resp.results] == [2, 0]
+    assert resp.results[0].points[1].id.uuid == UUID and resp.results[0].points[1].score == 0.5
 
 
 def test_scroll_page_update_result_and_stats() -> None:

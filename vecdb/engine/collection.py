@@ -47,6 +47,7 @@ from vecdb.engine.validation import (
 )
 from vecdb.index import INDEX_TYPES, HnswIndexConfig, IndexLoadError, VectorIndex, create_index
 from vecdb.index.locking import RWLock
+from vecdb.kernels.metrics import Metric
 
 __all__ = ["Collection"]
 
@@ -372,19 +373,38 @@ class Collection:
         return results
 
     def _query_vectors(self, queries: list[NearestQuery], fields: list[DenseField]) -> list[np.ndarray]:
-        out = []
-        with self._store.begin() as txn:
-            for i, (q, field) in enumerate(zip(queries, fields)):
-                where = f"queries[{i}]" if len(queries) > 1 else "query"
-                if q.vector is not None:
-                    out.append(check_query_vector(field, q.vector, f"{where}.vector"))
-                    continue
-                (key,) = point_keys([q.point], f"{where}.point")[1]
-                iid = self._store.lookup_iid(txn, key)
-                if iid is None:
-                    raise NotFound(f"{where}.point = {q.point!r}: no such point in collection {self.name!r}")
-                out.append(self._read_vectors(txn, field, [iid])[0])
-        return out
+        """Each query's vector as float32: checked all at once when they are well-formed (the
+        common case), one by one (for the precise error) when any is not."""
+        out: list[np.ndarray | None] = [None] * len(queries)
+        where = [f"queries[{i}]" if len(queries) > 1 else "query" for i in range(len(queries))]
+        by_field: dict[str, list[int]] = defaultdict(list)
+        for i, q in enumerate(queries):
+            if q.vector is not None:
+                by_field[fields[i].name].append(i)
+        for members in by_field.values():
+            field = fields[members[0]]
+            try:
+                matrix = np.asarray([queries[i].vector for i in members], dtype=np.float32)
+                ok = matrix.ndim == 2 and matrix.shape[1] == field.dim and bool(np.isfinite(matrix).all())
+                if ok and field.metric is Metric.COSINE:
+                    ok = bool(np.any(matrix, axis=1).all())
+            except (ValueError, TypeError):
+                ok = False
+            if not ok:
+                for i in members:
+                    check_query_vector(field, queries[i].vector, f"{where[i]}.vector")
+            for row, i in enumerate(members):
+                out[i] = matrix[row]
+        pending = [i for i, q in enumerate(queries) if q.vector is None]
+        if pending:
+            with self._store.begin() as txn:
+                for i in pending:
+                    (key,) = point_keys([queries[i].point], f"{where[i]}.point")[1]
+                    iid = self._store.lookup_iid(txn, key)
+                    if iid is None:
+                        raise NotFound(f"{where[i]}.point = {queries[i].point!r}: no such point in collection {self.name!r}")
+                    out[i] = self._read_vectors(txn, fields[i], [iid])[0]
+        return out  # type: ignore[return-value]
 
     def _scored(self, txn: lmdb.Transaction, q: NearestQuery, field: DenseField, ids: np.ndarray,
                 scores: np.ndarray) -> list[ScoredPoint]:

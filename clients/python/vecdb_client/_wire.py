@@ -106,7 +106,8 @@ def point_ids(values: object, where: str = "ids") -> list[common_pb.PointId]:
 
 
 def id_from_wire(pid: common_pb.PointId) -> models.PointId:
-    return pid.uuid if pid.WhichOneof("id") == "uuid" else pid.num
+    # The server never sends an empty uuid, so a non-empty one is the id; cheaper than WhichOneof.
+    return pid.uuid or pid.num
 
 
 # -- vectors --------------------------------------------------------------------------------------
@@ -548,9 +549,12 @@ def record(msg: common_pb.Record) -> models.Record:
 
 
 def scored_point(msg: common_pb.ScoredPoint) -> models.ScoredPoint:
+    pid = msg.id
+    if not msg.payload_json and not msg.text and not msg.vectors:  # the common, id-and-score hit
+        return models.ScoredPoint(id=pid.uuid or pid.num, score=msg.score)
     return models.ScoredPoint(
-        id=id_from_wire(msg.id),
-        score=float(msg.score),
+        id=pid.uuid or pid.num,
+        score=msg.score,
         payload=payload_from_json(msg.payload_json),
         vectors=decode_vectors(msg.vectors),
         text=msg.text or None,
