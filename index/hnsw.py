@@ -149,22 +149,41 @@ class HnswIndex:
         threads = self.config.num_threads
         with self._lock.write():
             id_list = id_arr.tolist()
-            needed = len(self._live) + sum(1 for i in id_list if i not in self._live)
             in_graph = np.fromiter(
                 (self._in_graph(i) for i in id_list), dtype=bool, count=id_arr.size
             )
-            new = ~in_graph
-            if needed > self._graph.max_elements:
-                self._graph.resize_index(max(2 * self._graph.max_elements, needed))
             if in_graph.any():
                 # Labels that own a slot are updated in place; replace_deleted would duplicate them.
                 self._graph.add_items(vecs[in_graph], id_arr[in_graph], num_threads=threads)
+                self._live.update(id_arr[in_graph].tolist())  # so _insert counts tombstones right
+            new = ~in_graph
             if new.any():
-                self._graph.add_items(
-                    vecs[new], id_arr[new], num_threads=threads, replace_deleted=True
-                )
+                self._insert(vecs[new], id_arr[new], threads)
             self._live.update(id_list)
             self._compact_removed()
+
+    def _insert(self, vecs: np.ndarray, ids: np.ndarray, threads: int) -> None:
+        """Add new labels: into never-used slots first, then into the slots of deleted points,
+        and grow only when neither is enough.
+
+        hnswlib fills a deleted slot through its in-place update, which repairs the neighbours of
+        the slot and costs about ten plain inserts; appending is the fast path. Reusing slots
+        only once the capacity is used up keeps both: churn is as fast as inserts until the
+        index is full, and the capacity stays within about twice the live points plus a batch.
+        """
+        graph = self._graph
+        tombstones = graph.element_count - len(self._live)
+        fresh = graph.max_elements - graph.element_count
+        if fresh > 0:
+            graph.add_items(vecs[:fresh], ids[:fresh], num_threads=threads)
+            vecs, ids = vecs[fresh:], ids[fresh:]
+        if ids.size == 0:
+            return
+        if tombstones >= ids.size:
+            graph.add_items(vecs, ids, num_threads=threads, replace_deleted=True)
+            return
+        graph.resize_index(max(2 * graph.max_elements, graph.element_count + ids.size))
+        graph.add_items(vecs, ids, num_threads=threads)
 
     def _in_graph(self, point_id: int) -> bool:
         """Whether `point_id` owns a slot; a removed label that still does is undeleted first."""

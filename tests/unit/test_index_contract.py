@@ -292,6 +292,27 @@ def test_grows_past_initial_capacity(case: tuple[str, Metric]) -> None:
     np.testing.assert_allclose(index.get_vectors(ids), np.stack([model[999], model[0]]), atol=1e-6)
 
 
+def test_churn_reuses_slots_instead_of_growing(case: tuple[str, Metric]) -> None:
+    """Deleting and inserting the same number of points, round after round, must not grow the
+    index: freed slots are reused once the spare capacity is used up."""
+    kind, metric = case
+    rng = np.random.default_rng(21)
+    index = make(kind, metric, initial_capacity=64)
+    model = populate(index, rng, 300)
+    capacity = index.capacity
+    next_id = 300
+    for _ in range(8):
+        gone = rng.choice(sorted(model), size=100, replace=False)
+        index.remove(np.array(gone, dtype=np.uint64))
+        for g in gone:
+            model.pop(int(g))
+        model.update(populate(index, rng, 100, start=next_id))
+        next_id += 100
+    assert len(index) == 300 and index.capacity == capacity
+    some = sorted(model)[::50]
+    assert index.search(np.stack([model[i] for i in some]), 1).ids[:, 0].tolist() == some
+
+
 def blobs(rng: np.random.Generator, n: int, dim: int, centers: int) -> np.ndarray:
     means = rng.standard_normal((centers, dim)) * 4
     labels = rng.integers(0, centers, size=n)

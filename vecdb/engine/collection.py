@@ -208,8 +208,16 @@ class Collection:
         prepared = prepare_upsert(
             self.config, batch, max_points=self.options.max_batch_points, max_payload_bytes=self.options.max_payload_bytes
         )
+        replaced: list[int] = []
         with self._lock.write():
-            sequence, iids = self._commit(lambda txn, next_iid: self._write_points(txn, next_iid, prepared))
+            sequence, touched = self._commit(lambda txn, next_iid: self._write_points(txn, next_iid, prepared, replaced))
+            iids = touched[:len(prepared)]
+            if replaced:
+                old = np.array(replaced, dtype=np.uint64)
+                for index in self._indexes.values():
+                    index.remove(old)
+                for iid in replaced:
+                    self._payloads.remove(iid)
             for name, index in self._indexes.items():
                 index.add(iids, prepared.vectors[name])
             for iid, point_id, payload in zip(iids.tolist(), prepared.ids, prepared.payloads):
@@ -218,17 +226,24 @@ class Collection:
         self._note_changes(len(prepared))
         return UpdateResult(sequence=sequence, count=len(prepared))
 
-    def _write_points(self, txn: lmdb.Transaction, next_iid: int, p: PreparedUpsert) -> tuple[np.ndarray, int]:
-        iids = np.empty(len(p), dtype=np.uint64)
+    def _write_points(self, txn: lmdb.Transaction, next_iid: int, p: PreparedUpsert,
+                      replaced: list[int]) -> tuple[np.ndarray, int]:
+        """Write every point under a fresh internal id. A point that already exists loses its old
+        internal id (recorded in `replaced`): in the graph, a removal plus an insert into the freed
+        slot is several times cheaper than hnswlib's in-place update, and an internal id is never
+        reused, so a stale index entry can never name another point."""
+        replaced.clear()
+        iids = np.arange(next_iid, next_iid + len(p), dtype=np.uint64)
         store = self._store
         for i, key in enumerate(p.keys):
-            iid = store.lookup_iid(txn, key)
-            if iid is None:
-                iid, next_iid = next_iid, next_iid + 1
-            iids[i] = iid
+            old = store.lookup_iid(txn, key)
+            if old is not None:
+                store.delete_point(txn, old, key)
+                replaced.append(old)
             record = StoredRecord(key, p.payload_json[i], p.texts[i])
-            store.put_point(txn, iid, record, {name: p.stored[name][i].tobytes() for name in p.stored})
-        return iids, next_iid
+            store.put_point(txn, int(iids[i]), record, {name: p.stored[name][i].tobytes() for name in p.stored})
+        touched = np.concatenate([iids, np.array(replaced, dtype=np.uint64)])
+        return touched, next_iid + len(p)
 
     def delete_ids(self, ids: list[PointId]) -> UpdateResult:
         """Delete points by id; ids that do not exist are ignored."""
