@@ -1055,3 +1055,12 @@ def test_health_against_the_standard_health_service(
                 client.health("no.such.Service")
     finally:
         server.stop(None)
+
+
+@pytest.mark.parametrize("limit", [0, -3])
+def test_a_limit_below_one_is_refused_client_side(limit: int) -> None:
+    from vecdb_client import _ops
+
+    with pytest.raises(errors.InvalidArgument, match="limit"):
+        _ops.query("docs", [1.0, 2.0], using="", point=None, filter=None, limit=limit, offset=0, score_threshold=None,
+                   with_payload=False, with_vectors=False, ef=None, exact=False)

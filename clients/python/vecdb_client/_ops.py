@@ -320,7 +320,7 @@ def scroll(
     request = points_pb.ScrollRequest(
         collection=_wire.check_name(collection, "collection"),
         filter=_wire.build_filter(filter),
-        limit=_wire.uint32(limit, "limit"),
+        limit=_wire.positive_uint32(limit, "limit"),
         offset=None if offset is None else _wire.point_id(offset, "offset"),
         with_payload=bool(with_payload),
         with_vectors=_wire.with_vectors(with_vectors),
@@ -345,7 +345,7 @@ def _query_request(
     request = query_pb.QueryRequest(
         using=_wire.check_name(using, "using"),
         filter=filter,
-        limit=_wire.uint32(limit, "limit"),
+        limit=_wire.positive_uint32(limit, "limit"),
         offset=_wire.uint32(offset, "offset"),
         with_payload=bool(with_payload),
         with_vectors=with_vectors,

@@ -55,6 +55,14 @@ def uint32(value: object, where: str) -> int:
     raise _bad(where, f"must be an int in 0..{_U32_MAX}, got {value!r}")
 
 
+def positive_uint32(value: object, where: str) -> int:
+    """A count the caller asks for, such as k: at least 1 (on the wire, 0 would mean "default")."""
+    num = uint32(value, where)
+    if num == 0:
+        raise _bad(where, "must be at least 1")
+    return num
+
+
 def real(value: object, where: str) -> float:
     """A real number (not a bool)."""
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
