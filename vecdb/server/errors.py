@@ -80,6 +80,8 @@ class VecdbInterceptor(aio.ServerInterceptor):  # type: ignore[misc,unused-ignor
     def __init__(self, max_concurrent_rpcs: int) -> None:
         self._slots = asyncio.Semaphore(max_concurrent_rpcs)
         self._max = max_concurrent_rpcs
+        # method -> (the handler grpc gave, our wrapper): wrapping once per method, not per call.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -93,17 +95,22 @@ class VecdbInterceptor(aio.ServerInterceptor):  # type: ignore[misc,unused-ignor
         if handler.response_streaming:
             # vecdb.v1 has no server-streaming methods; if one is added it needs its own wrapper.
             return handler
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
         wrapped = self._wrap(method, handler.stream_unary if handler.request_streaming else handler.unary_unary)
         factory = (
             grpc.stream_unary_rpc_method_handler
             if handler.request_streaming
             else grpc.unary_unary_rpc_method_handler
         )
-        return factory(
+        guarded = factory(
             wrapped,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._wrapped[method] = (handler, guarded)
+        return guarded
 
     def _wrap(self, method: str, behavior: Behavior) -> Behavior:
         async def guarded(request: Any, context: aio.ServicerContext) -> Any:
