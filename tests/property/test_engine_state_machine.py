@@ -84,7 +84,7 @@ class EngineMachine(RuleBasedStateMachine):
         candidates = {i: p[0] for i, p in self.model.items() if tag is None or p[1] == tag}
         ids = np.array(list(candidates), dtype=np.int64)
         if not len(ids):
-            assert hits == []
+            assert len(hits) == 0
             return
         mat = np.stack([candidates[i] for i in ids]).astype(np.float64)
         sims = (mat / np.linalg.norm(mat, axis=1, keepdims=True)) @ (q / np.linalg.norm(q))

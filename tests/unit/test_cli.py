@@ -764,3 +764,15 @@ def test_cli_imports_neither_the_server_nor_grpc_until_a_command_needs_them():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_unavailable_from_a_live_server_is_not_reported_as_unreachable() -> None:
+    from vecdb.cli.errors import format_error
+    from vecdb_client import errors as sdk_errors
+
+    opening = sdk_errors.from_status("UNAVAILABLE", "the database is still opening",
+                                     [("vecdb-error-name", "unavailable"), ("vecdb-request-id", "r1")])
+    line = format_error(opening, address="h:1")
+    assert "up but not serving yet: the database is still opening" in line and "r1" in line
+    down = sdk_errors.from_status("UNAVAILABLE", "failed to connect to all addresses")
+    assert "cannot reach vecdb at h:1" in format_error(down, address="h:1")

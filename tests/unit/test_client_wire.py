@@ -227,7 +227,8 @@ def test_filters_reach_every_request_that_takes_one() -> None:
         ef=None,
         exact=False,
     ).request
-    assert [q.filter for q in batch.queries] == [expected, expected]
+    assert batch.template.filter == expected and not batch.queries
+    assert list(batch.vectors.shape) == [2, 3] and not batch.template.HasField("query")
     with invalid(r"filter.must\[0\].key"):
         _ops.count("c", {"must": [{"key": 3, "match": {"value": 1}}]})
 
@@ -372,11 +373,9 @@ def test_query_requests() -> None:
     with invalid("limit: must be an int"):
         _ops.query("docs", [1.0], point=None, **{**kw, "limit": -1})
     batch = _ops.query_batch("docs", np.eye(3), **kw).request
-    assert len(batch.queries) == 3 and batch.collection == "docs"
-    assert [np.frombuffer(q.query.vector.data, "<f4").tolist() for q in batch.queries] == np.eye(
-        3
-    ).tolist()
-    assert all(q.using == "emb" and q.limit == 5 for q in batch.queries)
+    assert not batch.queries and batch.collection == "docs"  # the compact template + matrix form
+    assert np.frombuffer(batch.vectors.data, "<f4").reshape(3, 3).tolist() == np.eye(3).tolist()
+    assert batch.template.using == "emb" and batch.template.limit == 5
     with invalid(r"vectors: expected a 2-D array \(q, dim\)"):
         _ops.query_batch("docs", [1.0, 2.0], **kw)
 
@@ -509,8 +508,17 @@ def test_records_and_scored_points_decode_to_plain_python() -> None:
     assert rec != Record(UUID_A, {"a": 1}, {"default": np.array([1.0, 3.0], np.float32)}, "hi")
     bare = _wire.record(common_pb.Record(id=common_pb.PointId(num=4)))
     assert bare == Record(4, None, {}, None)
-    hit = _wire.scored_point(common_pb.ScoredPoint(id=common_pb.PointId(num=1), score=0.25))
+    plain = _wire.hits(common_pb.ScoredPoints(num_ids=[1, 0], uuid_ids={1: UUID_A}, scores=[0.25, 0.125]))
+    assert plain.ids == [1, UUID_A] and plain.scores.tolist() == [0.25, 0.125] and len(plain) == 2
+    hit = plain[0]
     assert (hit.id, hit.score, hit.payload, hit.vectors, hit.text) == (1, 0.25, None, {}, None)
+    assert [h.id for h in plain] == [1, UUID_A] and plain == [plain[0], plain[1]]
+    rich = _wire.hits(common_pb.ScoredPoints(
+        num_ids=[7, 8], scores=[1.0, 0.5], payloads_json=['{"a":1}', ""], texts=["t", ""],
+        vectors={"default": _wire.encode_array(np.array([[1, 2], [3, 4]], np.float32))},
+    ))
+    assert rich[0].payload == {"a": 1} and rich[1].payload is None and rich.texts == ["t", None]
+    assert rich[1].vectors["default"].tolist() == [3, 4] and [h.id for h in rich[1:]] == [8]
     page = _ops._scroll_page(
         points_pb.ScrollResponse(
             points=[common_pb.Record(id=common_pb.PointId(num=1))],

@@ -294,3 +294,66 @@ def test_a_data_folder_is_used_by_one_process_at_a_time(tmp_path: Path) -> None:
         open_db(tmp_path)
     db.close()
     open_db(tmp_path).close()
+
+
+def test_a_write_many_times_the_map_size_grows_the_map(tmp_path: Path) -> None:
+    db = open_db(tmp_path, map_size_bytes=1 << 20)
+    db.create_collection(dense_config(dim=256))
+    vectors = random_vectors(4000, 256)  # ~4 MB of float32: four doublings of a 1 MiB map
+    db.collection("docs").upsert(UpsertBatch(ids=list(range(4000)), vectors={"v": vectors}))
+    assert db.collection("docs").count() == 4000
+    db.close()
+
+
+def test_an_index_checkpoint_older_than_the_trimmed_change_log_is_rebuilt(tmp_path: Path) -> None:
+    """Index files from an earlier moment than the data (say, copied separately) cannot be
+    replayed up to date once the change log was trimmed: they must be rebuilt, not trusted."""
+    import shutil
+
+    db = open_db(tmp_path)
+    vectors = _fill(db, n=30)
+    coll = db.collection("docs")
+    coll.checkpoint()
+    index_dir = tmp_path / "collections" / "docs" / "index"
+    old_checkpoint = tmp_path / "old-index"
+    shutil.copytree(index_dir, old_checkpoint)
+    coll.upsert(UpsertBatch(ids=[500], vectors={"v": vectors[:1] * -1}))
+    coll.delete_ids([4])
+    coll.checkpoint()  # trims the change log past the old checkpoint
+    db.close()
+    shutil.rmtree(index_dir)
+    shutil.copytree(old_checkpoint, index_dir)
+    db2 = open_db(tmp_path)
+    coll2 = db2.collection("docs")
+    assert coll2.query(NearestQuery(vector=vectors[0] * -1, limit=1))[0].id == 500
+    assert 4 not in {h.id for h in coll2.query(NearestQuery(vector=vectors[4], limit=30))}
+    db2.close()
+
+
+def test_float16_fields_score_the_same_before_and_after_a_rebuild(tmp_path: Path) -> None:
+    db = open_db(tmp_path)
+    vectors = _fill(db, n=40, storage_dtype=StorageDType.FLOAT16)
+    q = vectors[3] + 0.01
+    before = db.collection("docs").query(NearestQuery(vector=q, limit=5, exact=True))
+    db.close()
+    for p in (tmp_path / "collections" / "docs" / "index").iterdir():
+        p.unlink()
+    db2 = open_db(tmp_path)
+    after = db2.collection("docs").query(NearestQuery(vector=q, limit=5, exact=True))
+    assert [h.id for h in after] == [h.id for h in before]
+    assert [h.score for h in after] == [h.score for h in before]
+    db2.close()
+
+
+def test_query_many_equals_one_query_per_row(db: Database) -> None:
+    vectors = _fill(db, n=200)
+    coll = db.collection("docs")
+    template = NearestQuery(limit=4, filter=Filter(must=(Match("parity", "odd"),)), with_payload=True)
+    many = coll.query_many(template, vectors[:6])
+    one_by_one = [coll.query(NearestQuery(vector=v, limit=4, filter=template.filter, with_payload=True)) for v in vectors[:6]]
+    assert [h.ids for h in many] == [h.ids for h in one_by_one]
+    assert [h.payloads for h in many] == [h.payloads for h in one_by_one]
+    with pytest.raises(InvalidArgument, match=r"vectors\[1\] contains NaN"):
+        coll.query_many(template, np.stack([vectors[0], np.full(8, np.nan, np.float32)]))
+    with pytest.raises(InvalidArgument, match="carries no vector"):
+        coll.query_many(NearestQuery(vector=vectors[0]), vectors[:2])

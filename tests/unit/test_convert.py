@@ -32,7 +32,7 @@ from vecdb.engine.types import (
     CollectionStats,
     FieldStats,
     Record,
-    ScoredPoint,
+    Hits,
     ScrollPage,
     UpdateResult,
 )
@@ -446,11 +446,12 @@ def test_filter_nesting_is_bounded() -> None:
         to_domain.filter_(nested(MAX_FILTER_DEPTH + 1))
 
 
-def test_an_unset_or_empty_filter_is_none_but_an_empty_delete_filter_is_kept() -> None:
+def test_an_unset_or_empty_filter_is_none_but_an_empty_delete_filter_is_refused() -> None:
     assert to_domain.optional_filter(points_pb.CountRequest(collection="c")) is None
     assert to_domain.optional_filter(points_pb.CountRequest(collection="c", filter=common_pb.Filter())) is None
     req = points_pb.DeletePointsRequest(collection="c", filter=common_pb.Filter())
-    assert to_domain.delete_selector(req) == Filter()
+    with raises(InvalidArgument, "filter", "would delete every point"):
+        to_domain.delete_selector(req)
     req = points_pb.DeletePointsRequest(collection="c", ids=points_pb.PointIdList(ids=[to_proto.point_id(4)]))
     assert to_domain.delete_selector(req) == [4]
     with raises(InvalidArgument, "no selector"):
@@ -545,7 +546,7 @@ def test_query_batch_checks_size_and_collection_and_prefixes_paths() -> None:
     batch.queries[0].collection = ""
     qs = to_domain.nearest_queries(batch, None, max_limit=100, max_queries=2)
     assert [q.limit for q in qs] == [10, 3]
-    with raises(InvalidArgument, "queries has 2 entries", "maximum 1"):
+    with raises(InvalidArgument, "queries has 2 queries", "maximum 1"):
         to_domain.nearest_queries(batch, None, max_limit=100, max_queries=1)
     batch.queries[1].collection = "other"
     with raises(InvalidArgument, "queries[1].collection = 'other'", "'docs'"):
@@ -554,6 +555,25 @@ def test_query_batch_checks_size_and_collection_and_prefixes_paths() -> None:
     batch.queries[1].limit = 500
     with raises(InvalidArgument, "queries[1].limit = 500 exceeds the server maximum 100"):
         to_domain.nearest_queries(batch, None, max_limit=100, max_queries=8)
+
+
+def test_query_batch_compact_form_is_a_template_and_a_matrix() -> None:
+    vectors = to_proto.vector(np.arange(6, dtype=np.float32).reshape(3, 2))
+    batch = query_pb.QueryBatchRequest(collection="docs", template=query_pb.QueryRequest(limit=4, using="text"),
+                                       vectors=vectors)
+    template, matrix = to_domain.nearest_queries(batch, None, max_limit=100, max_queries=8)
+    assert template.limit == 4 and template.using == "text" and template.vector is None and matrix.shape == (3, 2)
+    with raises(InvalidArgument, "vectors has 3 queries", "maximum 2"):
+        to_domain.nearest_queries(batch, None, max_limit=100, max_queries=2)
+    batch.template.query.point.num = 1
+    with raises(InvalidArgument, "template.query must be unset"):
+        to_domain.nearest_queries(batch, None, max_limit=100, max_queries=8)
+    both = query_pb.QueryBatchRequest(collection="docs", queries=[query()], vectors=vectors)
+    with raises(InvalidArgument, "not both"):
+        to_domain.nearest_queries(both, None, max_limit=100, max_queries=8)
+    flat = query_pb.QueryBatchRequest(collection="docs", vectors=to_proto.vector(np.ones(3, np.float32)))
+    with raises(InvalidArgument, "expected [q, dim]"):
+        to_domain.nearest_queries(flat, None, max_limit=100, max_queries=8)
 
 
 def test_scroll_and_get_arguments() -> None:
@@ -582,11 +602,16 @@ def test_records_and_scored_points_go_out_complete() -> None:
     bare = to_proto.record(Record(id=3))
     assert bare.id.num == 3 and bare.payload_json == "" and bare.text == "" and not bare.vectors
 
-    [sp] = to_proto.query_response([ScoredPoint(id=2**64 - 1, score=0.75, payload={})]).points
-    assert sp.id.num == 2**64 - 1 and sp.score == 0.75 and sp.payload_json == "{}"
-    resp = to_proto.query_batch_response([[ScoredPoint(id=1, score=1.0), ScoredPoint(id=UUID, score=0.5)], []])
-    assert [len(r.points) for r in resp.results] == [2, 0]
-    assert resp.results[0].points[1].id.uuid == UUID and resp.results[0].points[1].score == 0.5
+    hits = Hits(ids=[2**64 - 1, UUID], scores=np.array([0.75, 0.5], np.float32), payloads=[{}, None],
+                vectors={"text": np.array([[1, 2, 3], [4, 5, 6]], np.float32)}, texts=["a", None])
+    cols = to_proto.query_response(hits).points
+    assert list(cols.num_ids) == [2**64 - 1, 0] and dict(cols.uuid_ids) == {1: UUID}
+    assert list(cols.scores) == [0.75, 0.5] and list(cols.payloads_json) == ["{}", ""] and list(cols.texts) == ["a", ""]
+    assert list(cols.vectors["text"].shape) == [2, 3]
+    plain = to_proto.query_response(Hits(ids=[1, 2], scores=np.array([1.0, 0.5], np.float32))).points
+    assert list(plain.num_ids) == [1, 2] and not plain.payloads_json and not plain.texts and not plain.vectors
+    resp = to_proto.query_batch_response([Hits(ids=[1], scores=np.ones(1, np.float32)), Hits.empty()])
+    assert [len(r.points.num_ids) for r in resp.results] == [1, 0]
 
 
 def test_scroll_page_update_result_and_stats() -> None:

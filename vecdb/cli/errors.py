@@ -37,7 +37,10 @@ def format_error(exc: BaseException, *, address: str, timeout: float | None = No
     kind = status_name(exc)
     class_name = type(exc).__name__
     message = str(getattr(exc, "message", "") or "") or str(exc) or class_name
-    if kind == "UNAVAILABLE" or class_name == "Unavailable":
+    answered = bool(getattr(exc, "from_server", False))  # the server itself said so
+    if (kind == "UNAVAILABLE" or class_name == "Unavailable") and answered:
+        text = f"vecdb at {address} is up but not serving yet: {message}"
+    elif kind == "UNAVAILABLE" or class_name == "Unavailable":
         text = (
             f"cannot reach vecdb at {address} (is the server running? start it with `vecdb serve`)"
         )
@@ -51,6 +54,6 @@ def format_error(exc: BaseException, *, address: str, timeout: float | None = No
     else:
         text = message
     request_id = getattr(exc, "request_id", None)
-    if request_id and kind != "UNAVAILABLE":  # the server never saw an unreachable request
+    if request_id and (kind != "UNAVAILABLE" or answered):  # an unreachable server saw no request
         text += f" (request id {request_id})"
     return "error: " + " ".join(text.split())

@@ -38,14 +38,15 @@ from vecdb.engine.payload_index import PayloadTable
 from vecdb.engine.schema import CollectionConfig, DenseField
 from vecdb.engine.storage import CollectionStore, StoredRecord
 from vecdb.engine.types import (
-    CollectionInfo, CollectionStats, FieldStats, NearestQuery, PointId, Record, ScoredPoint, ScrollPage,
+    CollectionInfo, CollectionStats, FieldStats, Hits, NearestQuery, PointId, Record, ScrollPage,
     UpdateResult, UpsertBatch,
 )
 from vecdb.engine.validation import (
-    PreparedUpsert, check_query_shape, check_query_vector, check_vector_fields, point_keys, prepare_upsert,
+    PreparedUpsert, check_query_matrix, check_query_shape, check_query_vector, check_vector_fields, point_keys,
+    prepare_upsert,
     storage_dtype,
 )
-from vecdb.index import INDEX_TYPES, HnswIndexConfig, IndexLoadError, VectorIndex, create_index
+from vecdb.index import INDEX_TYPES, HnswIndexConfig, IndexLoadError, Neighbors, VectorIndex, create_index
 from vecdb.index.locking import RWLock
 from vecdb.kernels.metrics import Metric
 
@@ -54,6 +55,7 @@ __all__ = ["Collection"]
 log = logging.getLogger(__name__)
 
 _INDEX_KIND = "hnsw"
+_MAX_MAP_GROWTHS = 8  # each doubles the LMDB map: one write may grow it 256-fold
 _REBUILD_BATCH = 10_000
 
 
@@ -96,7 +98,7 @@ class Collection:
     def _index_config(self, field: DenseField) -> HnswIndexConfig:
         return HnswIndexConfig(
             m=field.hnsw.m, ef_construct=field.hnsw.ef_construct, ef=field.hnsw.ef,
-            num_threads=self.options.search_threads,
+            num_threads=self.options.search_threads, max_exact_candidates=self.options.exact_scan_threshold,
         )
 
     def _recover(self) -> None:
@@ -105,10 +107,17 @@ class Collection:
             self._applied_seq = self._store.sequence(txn)
             for iid, rec in self._store.iter_records(txn):
                 self._payloads.set(iid, decode_point_id(rec.point_key), decode_payload(rec.payload_json))
+            trimmed = self._store.trimmed_through(txn)
         manifest = read_manifest(self._index_dir)
         if manifest is not None and manifest.sequence > self._applied_seq:
             log.warning("%s: index checkpoint is ahead of the data (seq %d > %d); rebuilding",
                         self.name, manifest.sequence, self._applied_seq)
+            manifest = None
+        if manifest is not None and manifest.sequence < trimmed:
+            # The change log after this checkpoint was already dropped (the index files are older
+            # than the data, e.g. copied at different moments): replay would miss changes.
+            log.warning("%s: index checkpoint (seq %d) is older than the change log (trimmed through %d); "
+                        "rebuilding", self.name, manifest.sequence, trimmed)
             manifest = None
         all_loaded = manifest is not None
         for name, field in self._dense.items():
@@ -182,11 +191,12 @@ class Collection:
     def _commit(self, body: Callable[[lmdb.Transaction, int], tuple[np.ndarray, int]]) -> tuple[int, np.ndarray]:
         """Run `body(txn, next_iid) -> (touched iids, next_iid)` in one synced transaction.
 
-        Call with the write lock held. Returns (sequence, touched iids). Grows the LMDB map once
-        when it is full: no read transaction of this collection is open while the write lock is held.
+        Call with the write lock held. Returns (sequence, touched iids). Doubles the LMDB map and
+        retries when it is full: no read transaction of this collection is open while the write
+        lock is held, which set_mapsize needs.
         """
         self._check_open()
-        for attempt in range(2):
+        for _ in range(_MAX_MAP_GROWTHS + 1):
             try:
                 with self._store.begin(write=True) as txn:
                     sequence = self._store.sequence(txn) + 1
@@ -195,13 +205,13 @@ class Collection:
                     self._store.set_counters(txn, sequence=sequence, next_iid=next_iid)
                 return sequence, iids
             except lmdb.MapFullError:
-                if attempt:
-                    raise ResourceExhausted(
-                        f"collection {self.name!r}: storage map is full even after growing; "
-                        "raise VECDB_MAP_SIZE_BYTES or free disk space"
-                    ) from None
                 log.info("%s: LMDB map full, growing to %d bytes", self.name, self._store.grow())
-        raise AssertionError("unreachable")
+            except lmdb.DiskError as exc:
+                raise ResourceExhausted(f"collection {self.name!r}: the disk is full ({exc}); free space and retry") from None
+        raise ResourceExhausted(
+            f"collection {self.name!r}: this write does not fit the storage map even at "
+            f"{self._store.map_size()} bytes; split it into smaller batches or raise map_size_bytes"
+        )
 
     def upsert(self, batch: UpsertBatch) -> UpdateResult:
         """Insert or replace points, atomically and durably."""
@@ -347,23 +357,15 @@ class Collection:
                         records.append(record)
         return ScrollPage(records=records, next_offset=next_offset)
 
-    def query(self, q: NearestQuery) -> list[ScoredPoint]:
+    def query(self, q: NearestQuery) -> Hits:
         """Nearest neighbours of one query vector."""
         return self.query_batch([q])[0]
 
-    def query_batch(self, queries: list[NearestQuery]) -> list[list[ScoredPoint]]:
+    def query_batch(self, queries: list[NearestQuery]) -> list[Hits]:
         """Answer many queries; those that share field, filter and search parameters go to the
         index as one batch."""
-        fields = []
-        for i, q in enumerate(queries):
-            where = f"queries[{i}]" if len(queries) > 1 else "query"
-            check_query_shape(q, self.options.max_limit, where)
-            field = self.config.resolve_using(q.using)
-            if not isinstance(field, DenseField):
-                raise InvalidArgument(f"{where}.using = {field.name!r} is a {field.kind} field; nearest search needs a dense field")
-            check_vector_fields(self.config, q.with_vectors)
-            fields.append(field)
-        results: list[list[ScoredPoint]] = [[] for _ in queries]
+        fields = [self._query_field(q, f"queries[{i}]" if len(queries) > 1 else "query") for i, q in enumerate(queries)]
+        results = [Hits.empty()] * len(queries)
         with self._reading():
             vectors = self._query_vectors(queries, fields)
             groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
@@ -371,21 +373,50 @@ class Collection:
                 groups[(fields[i].name, q.filter, q.ef, q.exact)].append(i)
             allowed_by_filter: dict[Filter, np.ndarray] = {}
             for (name, filt, ef, exact), members in groups.items():
-                allowed = None
-                if filt is not None:
-                    if filt not in allowed_by_filter:
-                        allowed_by_filter[filt] = self._select(filt, self._payloads.all_ids())
-                    allowed = allowed_by_filter[filt]
-                    if allowed.size == 0:
-                        continue
-                    exact = exact or allowed.size <= self.options.exact_scan_threshold
                 k = max(queries[i].offset + queries[i].limit for i in members)
-                found = self._indexes[name].search(np.stack([vectors[i] for i in members]), k,
-                                                   allowed=allowed, ef=ef, exact=exact)
+                matrix = np.stack([vectors[i] for i in members])
+                found = self._search(self._dense[name], filt, ef, exact, matrix, k, allowed_by_filter)
+                if found is None:
+                    continue
                 with self._store.begin() as txn:
                     for row, i in enumerate(members):
                         results[i] = self._scored(txn, queries[i], fields[i], *found.row(row))
         return results
+
+    def query_many(self, template: NearestQuery, vectors: np.ndarray) -> list[Hits]:
+        """One query per row of `vectors` (q, dim), each with the template's other parameters
+        (its own vector and point stay unset): checked once, searched in one index call."""
+        field = self._query_field(template, "template", target=False)
+        matrix = check_query_matrix(field, vectors, "vectors")
+        with self._reading():
+            found = self._search(field, template.filter, template.ef, template.exact, matrix,
+                                 template.offset + template.limit, {})
+            if found is None:
+                return [Hits.empty()] * len(matrix)
+            with self._store.begin() as txn:
+                return [self._scored(txn, template, field, *found.row(row)) for row in range(len(matrix))]
+
+    def _query_field(self, q: NearestQuery, where: str, *, target: bool = True) -> DenseField:
+        check_query_shape(q, self.options.max_limit, where, target=target)
+        field = self.config.resolve_using(q.using)
+        if not isinstance(field, DenseField):
+            raise InvalidArgument(f"{where}.using = {field.name!r} is a {field.kind} field; nearest search needs a dense field")
+        check_vector_fields(self.config, q.with_vectors)
+        return field
+
+    def _search(self, field: DenseField, filt: Filter | None, ef: int | None, exact: bool, matrix: np.ndarray,
+                k: int, allowed_by_filter: dict[Filter, np.ndarray]) -> Neighbors | None:
+        """Search one field for every row of `matrix`; None when the filter admits no point.
+        Call with the read lock held. A filter admitting few points is answered exactly."""
+        allowed = None
+        if filt is not None:
+            if filt not in allowed_by_filter:
+                allowed_by_filter[filt] = self._select(filt, self._payloads.all_ids())
+            allowed = allowed_by_filter[filt]
+            if allowed.size == 0:
+                return None
+            exact = exact or allowed.size <= self.options.exact_scan_threshold
+        return self._indexes[field.name].search(matrix, k, allowed=allowed, ef=ef, exact=exact)
 
     def _query_vectors(self, queries: list[NearestQuery], fields: list[DenseField]) -> list[np.ndarray]:
         """Each query's vector as float32: checked all at once when they are well-formed (the
@@ -422,23 +453,24 @@ class Collection:
         return out  # type: ignore[return-value]
 
     def _scored(self, txn: lmdb.Transaction, q: NearestQuery, field: DenseField, ids: np.ndarray,
-                scores: np.ndarray) -> list[ScoredPoint]:
+                scores: np.ndarray) -> Hits:
         ids, scores = ids[q.offset:q.offset + q.limit], scores[q.offset:q.offset + q.limit]
         if q.score_threshold is not None:
             # Results are sorted best-first, so the ones that pass form a prefix.
             passing = scores >= q.score_threshold if field.metric.higher_is_better else scores <= q.score_threshold
             cut = int(np.argmin(passing)) if not passing.all() else len(passing)
             ids, scores = ids[:cut], scores[:cut]
+        iids = ids.tolist()
+        hits = Hits(ids=list(map(self._payloads.point_ids.__getitem__, iids)), scores=scores)
         if not q.with_payload and not q.with_vectors:
-            point_ids = self._payloads.point_ids
-            return [ScoredPoint(id=point_ids[iid], score=score) for iid, score in zip(ids.tolist(), scores.tolist())]
-        out = []
-        for iid, score in zip(ids.tolist(), scores.tolist()):
-            record = self._record(txn, iid, q.with_payload, q.with_vectors)
-            if record is not None:
-                out.append(ScoredPoint(id=record.id, score=score, payload=record.payload,
-                                       vectors=record.vectors, text=record.text))
-        return out
+            return hits
+        records = [self._store.record(txn, i) for i in iids]
+        return Hits(
+            ids=hits.ids, scores=scores,
+            payloads=[decode_payload(r.payload_json) if r else None for r in records] if q.with_payload else None,
+            vectors={name: self._read_vectors(txn, self._dense[name], iids) for name in q.with_vectors},
+            texts=[r.text if r else None for r in records] if q.with_payload else None,
+        )
 
     # ---- checkpoints, stats, lifecycle ------------------------------------------------------
 

@@ -31,6 +31,7 @@ __all__ = ["CollectionStore", "StoredRecord", "iid_key", "key_iid"]
 _META_CONFIG = b"config"
 _META_SEQUENCE = b"sequence"
 _META_NEXT_IID = b"next_iid"
+_META_TRIMMED = b"changes_trimmed_through"
 _U64 = struct.Struct(">Q")
 _RECORD_HEAD = struct.Struct(">BBI")  # flags, key length, payload length
 _HAS_TEXT = 1
@@ -109,6 +110,9 @@ class CollectionStore:
         new_size = self.env.info()["map_size"] * 2
         self.env.set_mapsize(new_size)
         return int(new_size)
+
+    def map_size(self) -> int:
+        return int(self.env.info()["map_size"])
 
     def close(self) -> None:
         self.env.close()
@@ -194,8 +198,15 @@ class CollectionStore:
                 parts.append(np.frombuffer(value, dtype="<u8"))
         return np.unique(np.concatenate(parts)).astype(np.uint64) if parts else np.empty(0, np.uint64)
 
+    def trimmed_through(self, txn: lmdb.Transaction) -> int:
+        """The sequence up to which the change log was dropped: a checkpoint older than this
+        cannot be brought up to date by replay."""
+        raw = txn.get(_META_TRIMMED, db=self.meta)
+        return key_iid(raw) if raw else 0
+
     def trim_changes(self, txn: lmdb.Transaction, up_to: int) -> int:
         """Drop change-log entries at or below `up_to`; returns how many were dropped."""
+        txn.put(_META_TRIMMED, iid_key(max(up_to, self.trimmed_through(txn))), db=self.meta)
         cursor = txn.cursor(db=self.changes)
         dropped = 0
         if cursor.first():

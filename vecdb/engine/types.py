@@ -6,8 +6,9 @@ Point ids are `int` (0 .. 2**64-1) or `str` (a canonical lower-case UUID); see `
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Union, overload
 
 import numpy as np
 
@@ -20,6 +21,7 @@ __all__ = [
     "UpsertBatch",
     "Record",
     "ScoredPoint",
+    "Hits",
     "NearestQuery",
     "UpdateResult",
     "ScrollPage",
@@ -69,6 +71,55 @@ class ScoredPoint:
     payload: Payload | None = None
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     text: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Hits(Sequence[ScoredPoint]):
+    """One query's results, best first, as columns: entry i of each belongs to result i.
+
+    A sequence of ScoredPoint (indexing and iteration build them on demand), so callers that
+    want objects get objects, and callers on the hot path (the server's convert layer) read
+    the columns without a Python object per result. `payloads` and `texts` are None unless the
+    query asked for payloads; `vectors` maps each requested field to an (n, dim) array.
+    """
+
+    ids: list[PointId]
+    scores: np.ndarray
+    payloads: list[Payload | None] | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    texts: list[str | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> ScoredPoint: ...
+    @overload
+    def __getitem__(self, i: slice) -> Hits: ...
+    def __getitem__(self, i: int | slice) -> ScoredPoint | Hits:
+        if isinstance(i, slice):
+            return Hits(
+                ids=self.ids[i], scores=self.scores[i],
+                payloads=None if self.payloads is None else self.payloads[i],
+                vectors={name: arr[i] for name, arr in self.vectors.items()},
+                texts=None if self.texts is None else self.texts[i],
+            )
+        return ScoredPoint(
+            id=self.ids[i], score=float(self.scores[i]),
+            payload=None if self.payloads is None else self.payloads[i],
+            vectors={name: arr[i] for name, arr in self.vectors.items()},
+            text=None if self.texts is None else self.texts[i],
+        )
+
+    def __iter__(self) -> Iterator[ScoredPoint]:
+        return (self[i] for i in range(len(self.ids)))
+
+    def __repr__(self) -> str:
+        return f"Hits({len(self.ids)} results: ids={self.ids[:5]}{'...' if len(self.ids) > 5 else ''})"
+
+    @classmethod
+    def empty(cls) -> Hits:
+        return cls(ids=[], scores=np.empty(0, dtype=np.float32))
 
 
 @dataclass(frozen=True)

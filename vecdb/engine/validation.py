@@ -74,9 +74,12 @@ def prepare_upsert(config: CollectionConfig, batch: UpsertBatch, *, max_points: 
         vectors[name] = _check_matrix(batch.vectors[name], field, n, f"vectors[{name!r}]")
         with np.errstate(over="ignore"):  # overflow is reported below, with the row
             stored[name] = vectors[name].astype(storage_dtype(field))
-        if field.storage_dtype is StorageDType.FLOAT16 and not np.isfinite(stored[name]).all():
-            row = int(np.flatnonzero(~np.isfinite(stored[name]).all(axis=1))[0])
-            raise InvalidArgument(f"vectors[{name!r}][{row}] has values outside the float16 range (|x| > 65504)")
+        if field.storage_dtype is StorageDType.FLOAT16:
+            if not np.isfinite(stored[name]).all():
+                row = int(np.flatnonzero(~np.isfinite(stored[name]).all(axis=1))[0])
+                raise InvalidArgument(f"vectors[{name!r}][{row}] has values outside the float16 range (|x| > 65504)")
+            # Index what is stored, so scores do not shift when a restart rebuilds from disk.
+            vectors[name] = stored[name].astype(np.float32)
     payload_json, payloads = _check_payloads(batch.payloads, n, max_payload_bytes)
     texts = _check_texts(batch.texts, n)
     return PreparedUpsert(ids, keys, vectors, stored, payload_json, payloads, texts)
@@ -135,17 +138,29 @@ def check_query_vector(field: DenseField, vector: Any, where: str) -> np.ndarray
     return _check_matrix(arr[None, :], field, 1, where)[0]
 
 
+def check_query_matrix(field: DenseField, vectors: Any, where: str) -> np.ndarray:
+    """Many query vectors as float32 (q, dim), or InvalidArgument naming the first bad row."""
+    arr = np.asarray(vectors)
+    if arr.ndim != 2:
+        raise InvalidArgument(f"{where} has shape {list(arr.shape)}; expected [q, {field.dim}]")
+    return _check_matrix(arr, field, arr.shape[0], where)
+
+
 def check_vector_fields(config: CollectionConfig, names: tuple[str, ...]) -> None:
     for name in names:
         config.field(name)
 
 
-def check_query_shape(q: NearestQuery, max_limit: int, where: str) -> None:
+def check_query_shape(q: NearestQuery, max_limit: int, where: str, *, target: bool = True) -> None:
+    """Limits and search parameters of a query; with `target`, also that it names exactly one
+    of a vector and a point (a batch template names neither)."""
     if not 1 <= q.limit <= max_limit:
         raise InvalidArgument(f"{where}.limit = {q.limit} is out of range [1, {max_limit}] (the server maximum)")
     if q.offset < 0 or q.offset + q.limit > max_limit:
         raise InvalidArgument(f"{where}.offset = {q.offset}: offset + limit must be at most {max_limit}")
     if q.ef is not None and not 1 <= q.ef <= 65536:
         raise InvalidArgument(f"{where}.ef = {q.ef} is out of range [1, 65536]")
-    if (q.vector is None) == (q.point is None):
+    if target and (q.vector is None) == (q.point is None):
         raise InvalidArgument(f"{where}: give exactly one of a query vector or a point id")
+    if not target and (q.vector is not None or q.point is not None):
+        raise InvalidArgument(f"{where}: a batch template carries no vector or point; the rows of `vectors` are the queries")

@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 
 from vecdb.server.admin import AdminService
 from vecdb.server.collections import CollectionsService
-from vecdb.server.convert_to_proto import SERVICE_NAMES
+from vecdb.server.convert_to_proto import SERVICE_NAMES, UNBUILT_SERVICES
 from vecdb.server.errors import VecdbInterceptor
 from vecdb.server.executors import Executors, run_in
 from vecdb.server.points import PointsService
@@ -136,7 +136,8 @@ class VecdbServer:
                 db = await run_in(self._executors.write, _open_database, self.settings)
             self._state.set_database(db)
             for service in ("", *SERVICE_NAMES):
-                await self._health.set(service, _SERVING)
+                # A service whose every RPC answers UNIMPLEMENTED is not serving anything.
+                await self._health.set(service, _NOT_SERVING if service in UNBUILT_SERVICES else _SERVING)
             if self.settings.checkpoint_interval_s > 0:
                 self._checkpoint_task = asyncio.create_task(self._checkpoint_loop(), name="vecdb-checkpoints")
             log.info("database open at %s; serving on %s", self.settings.data_dir, self.address)

@@ -10,6 +10,7 @@ any engine work.
 
 from __future__ import annotations
 
+
 import json
 import math
 from typing import Any
@@ -556,8 +557,6 @@ def nearest_query(
 ) -> NearestQuery:
     """A QueryRequest as a NearestQuery (a dense vector or a point id, one field)."""
     prefix = f"{where}." if where else ""
-    if req.prefetch or req.HasField("fusion") or req.HasField("rerank"):
-        raise Unimplemented(UNIMPLEMENTED_STAGES)
     vector: np.ndarray | None = None
     point: PointId | None = None
     q = req.query
@@ -574,6 +573,16 @@ def nearest_query(
         raise Unimplemented(f"{prefix}query.text: text queries through the embedded encoder (issue 3)")
     else:
         raise InvalidArgument(f"{prefix}query is not set: give a vector or a point id")
+    return _with_params(req, config, max_limit=max_limit, prefix=prefix, vector=vector, point=point)
+
+
+def _with_params(
+    req: query_pb.QueryRequest, config: CollectionConfig | None, *, max_limit: int, prefix: str,
+    vector: np.ndarray | None, point: PointId | None,
+) -> NearestQuery:
+    """Everything of a QueryRequest but its `query` (given as `vector` or `point`)."""
+    if req.prefetch or req.HasField("fusion") or req.HasField("rerank"):
+        raise Unimplemented(UNIMPLEMENTED_STAGES)
     limit = page_limit(req.limit, max_limit, f"{prefix}limit")
     if limit + req.offset > max_limit:
         # The index is searched for offset + limit candidates, so the bound applies to the sum.
@@ -606,13 +615,11 @@ def nearest_queries(
     *,
     max_limit: int,
     max_queries: int,
-) -> list[NearestQuery]:
-    """Every query of a QueryBatchRequest; their `collection` must be empty or match the batch's."""
-    if len(req.queries) > max_queries:
-        raise InvalidArgument(
-            f"queries has {len(req.queries)} entries, over the server maximum {max_queries} per batch "
-            "(max_queries_per_batch); split the batch"
-        )
+) -> list[NearestQuery] | tuple[NearestQuery, np.ndarray]:
+    """A QueryBatchRequest's queries: a list of them, or (template, vectors) for the compact form."""
+    if req.HasField("vectors") or req.HasField("template"):
+        return _template_queries(req, config, max_limit=max_limit, max_queries=max_queries)
+    _check_batch_size(len(req.queries), "queries", max_queries)
     out = []
     for i, q in enumerate(req.queries):
         where = f"queries[{i}]"
@@ -625,8 +632,33 @@ def nearest_queries(
     return out
 
 
+def _check_batch_size(n: int, where: str, max_queries: int) -> None:
+    if n > max_queries:
+        raise InvalidArgument(
+            f"{where} has {n} queries, over the server maximum {max_queries} per batch "
+            "(max_queries_per_batch); split the batch"
+        )
+
+
+def _template_queries(
+    req: query_pb.QueryBatchRequest, config: CollectionConfig | None, *, max_limit: int, max_queries: int
+) -> tuple[NearestQuery, np.ndarray]:
+    if req.queries:
+        raise InvalidArgument("a batch gives either `queries` or `template` + `vectors`, not both")
+    if not req.HasField("vectors"):
+        raise InvalidArgument("template is set but vectors is not: give the query vectors, shape [q, dim]")
+    if req.template.HasField("query"):
+        raise InvalidArgument("template.query must be unset: each row of `vectors` is a query")
+    matrix = vector_array(req.vectors, "vectors")
+    if matrix.ndim != 2:
+        raise InvalidArgument(f"vectors has shape {_shape_str(req.vectors.shape)}; expected [q, dim]")
+    _check_batch_size(matrix.shape[0], "vectors", max_queries)
+    template = _with_params(req.template, config, max_limit=max_limit, prefix="template.", vector=None, point=None)
+    return template, matrix.astype(np.float32, copy=False)
+
+
 def batch_needs_config(req: query_pb.QueryBatchRequest) -> bool:
-    return any(needs_config(q.with_vectors) for q in req.queries)
+    return needs_config(req.template.with_vectors) or any(needs_config(q.with_vectors) for q in req.queries)
 
 
 # ---- per-request argument bundles (so servicers never read message fields beyond names) -----
@@ -654,11 +686,18 @@ def scroll_args(req: points_pb.ScrollRequest, config: CollectionConfig | None, *
 def delete_selector(req: points_pb.DeletePointsRequest) -> list[PointId] | Filter:
     """What a DeletePointsRequest deletes: a list of ids, or every point a filter matches.
 
-    An empty filter matches every point; it is passed on as Filter(), not dropped.
+    An empty filter would match every point: it is refused, so that a filter lost on the way
+    (a typo, an unset variable) cannot empty a collection. Deleting the collection drops all.
     """
     kind = req.WhichOneof("selector")
     if kind == "ids":
         return point_ids(req.ids.ids, "ids.ids")
     if kind == "filter":
-        return filter_(req.filter, "filter")
+        filt = filter_(req.filter, "filter")
+        if filt == Filter():
+            raise InvalidArgument(
+                "filter: an empty filter would delete every point; name what to delete, "
+                "or delete the collection to drop everything"
+            )
+        return filt
     raise InvalidArgument(f"delete from {req.collection!r} has no selector: set ids or filter")

@@ -31,7 +31,7 @@ from vecdb.engine.types import (
     Payload,
     PointId,
     Record,
-    ScoredPoint,
+    Hits,
     ScrollPage,
     UpdateResult,
 )
@@ -45,6 +45,7 @@ from vecdb.v1 import query_service_pb2 as query_pb
 
 __all__ = [
     "SERVICE_NAMES",
+    "UNBUILT_SERVICES",
     "checkpoint",
     "collection_info",
     "count",
@@ -70,6 +71,12 @@ SERVICE_NAMES: tuple[str, ...] = tuple(
     for service in module.DESCRIPTOR.services_by_name.values()
 )
 """Full names of the vecdb.v1 services ("vecdb.v1.Collections", ...), from the descriptors."""
+
+UNBUILT_SERVICES: frozenset[str] = frozenset(
+    service.full_name for module in (encoder_pb, cache_pb) for service in module.DESCRIPTOR.services_by_name.values()
+)
+"""Services in the API whose every RPC answers UNIMPLEMENTED (issues 3 and 7); health reports
+them NOT_SERVING."""
 
 _METRICS = {Metric.COSINE: coll_pb.COSINE, Metric.DOT: coll_pb.DOT, Metric.L2: coll_pb.L2}
 _DTYPES = {StorageDType.FLOAT32: common_pb.FLOAT32, StorageDType.FLOAT16: common_pb.FLOAT16}
@@ -112,9 +119,8 @@ def _fill_vectors(target: Any, vectors: dict[str, np.ndarray]) -> None:
 
 
 def _fill_point(msg: Any, pid: PointId, payload: Payload | None, vectors: dict[str, np.ndarray], text: str | None) -> None:
-    """Set the fields of a Record or ScoredPoint in place. Setting fields on a message made by
-    `repeated.add()` costs a fraction of building it from keyword arguments, and results are
-    the hot path of every query."""
+    """Set the fields of a Record in place: setting fields on a message made by `repeated.add()`
+    costs a fraction of building it from keyword arguments."""
     if isinstance(pid, int):
         msg.id.num = pid
     else:
@@ -138,11 +144,23 @@ def _add_records(target: Any, records: Iterable[Record]) -> None:
         _fill_point(target.add(), r.id, r.payload, r.vectors, r.text)
 
 
-def _add_scored(target: Any, points: Iterable[ScoredPoint]) -> None:
-    for p in points:
-        msg = target.add()
-        msg.score = p.score
-        _fill_point(msg, p.id, p.payload, p.vectors, p.text)
+def _fill_hits(msg: common_pb.ScoredPoints, hits: Hits) -> None:
+    """Results as columns: ids and scores go in as packed arrays in one call each."""
+    ids = hits.ids
+    if all(isinstance(i, int) for i in ids):
+        msg.num_ids.extend(ids)
+    else:
+        msg.num_ids.extend(i if isinstance(i, int) else 0 for i in ids)
+        for pos, i in enumerate(ids):
+            if isinstance(i, str):
+                msg.uuid_ids[pos] = i
+    msg.scores.extend(hits.scores.tolist())
+    if hits.payloads is not None:
+        msg.payloads_json.extend(payload_json(p) for p in hits.payloads)
+    if hits.texts is not None:
+        msg.texts.extend(t or "" for t in hits.texts)
+    for name, arr in hits.vectors.items():
+        msg.vectors[name].CopyFrom(vector(arr))
 
 
 def update_result(r: UpdateResult) -> common_pb.UpdateResult:
@@ -167,16 +185,16 @@ def scroll_page(page: ScrollPage) -> points_pb.ScrollResponse:
     return msg
 
 
-def query_response(points: Iterable[ScoredPoint]) -> query_pb.QueryResponse:
+def query_response(hits: Hits) -> query_pb.QueryResponse:
     msg = query_pb.QueryResponse()
-    _add_scored(msg.points, points)
+    _fill_hits(msg.points, hits)
     return msg
 
 
-def query_batch_response(results: Iterable[Iterable[ScoredPoint]]) -> query_pb.QueryBatchResponse:
+def query_batch_response(results: Iterable[Hits]) -> query_pb.QueryBatchResponse:
     msg = query_pb.QueryBatchResponse()
-    for points in results:
-        _add_scored(msg.results.add().points, points)
+    for hits in results:
+        _fill_hits(msg.results.add().points, hits)
     return msg
 
 

@@ -39,6 +39,8 @@ class QueryService(QueryServicer):
             qs = to_domain.nearest_queries(
                 request, config, max_limit=settings.max_limit, max_queries=settings.max_queries_per_batch
             )
+            if isinstance(qs, tuple):
+                return to_proto.query_batch_response(coll.query_many(*qs))
             return to_proto.query_batch_response(coll.query_batch(qs) if qs else [])
 
         return await run_in(self._state.executors.search, query_batch)

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15vecdb/v1/common.proto\x12\x08vecdb.v1\".\n\x07PointId\x12\r\n\x03num\x18\x01 \x01(\x04H\x00\x12\x0e\n\x04uuid\x18\x02 \x01(\tH\x00\x42\x04\n\x02id\"E\n\x06Vector\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x1e\n\x05\x64type\x18\x02 \x01(\x0e\x32\x0f.vecdb.v1.DType\x12\r\n\x05shape\x18\x03 \x03(\r\"/\n\x0cSparseVector\x12\x0f\n\x07indices\x18\x01 \x03(\r\x12\x0e\n\x06values\x18\x02 \x03(\x02\"\x85\x01\n\x0bVectorInput\x12!\n\x05\x64\x65nse\x18\x01 \x01(\x0b\x32\x10.vecdb.v1.VectorH\x00\x12!\n\x05multi\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.VectorH\x00\x12(\n\x06sparse\x18\x03 \x01(\x0b\x32\x16.vecdb.v1.SparseVectorH\x00\x42\x06\n\x04kind\"\xcc\x01\n\x0bPointStruct\x12\x1d\n\x02id\x18\x01 \x01(\x0b\x32\x11.vecdb.v1.PointId\x12\x33\n\x07vectors\x18\x02 \x03(\x0b\x32\".vecdb.v1.PointStruct.VectorsEntry\x12\x14\n\x0cpayload_json\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x1a\x45\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.VectorInput:\x02\x38\x01\"-\n\x0bWithVectors\x12\x0e\n\x06\x65nable\x18\x01 \x01(\x08\x12\x0e\n\x06\x66ields\x18\x02 \x03(\t\"\xc2\x01\n\x06Record\x12\x1d\n\x02id\x18\x01 \x01(\x0b\x32\x11.vecdb.v1.PointId\x12\x14\n\x0cpayload_json\x18\x02 \x01(\t\x12.\n\x07vectors\x18\x03 \x03(\x0b\x32\x1d.vecdb.v1.Record.VectorsEntry\x12\x0c\n\x04text\x18\x04 \x01(\t\x1a\x45\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.VectorInput:\x02\x38\x01\"\xdb\x01\n\x0bScoredPoint\x12\x1d\n\x02id\x18\x01 \x01(\x0b\x32\x11.vecdb.v1.PointId\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x14\n\x0cpayload_json\x18\x03 \x01(\t\x12\x33\n\x07vectors\x18\x04 \x03(\x0b\x32\".vecdb.v1.ScoredPoint.VectorsEntry\x12\x0c\n\x04text\x18\x05 \x01(\t\x1a\x45\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.VectorInput:\x02\x38\x01\"w\n\x06\x46ilter\x12!\n\x04must\x18\x01 \x03(\x0b\x32\x13.vecdb.v1.Condition\x12#\n\x06should\x18\x02 \x03(\x0b\x32\x13.vecdb.v1.Condition\x12%\n\x08must_not\x18\x03 \x03(\x0b\x32\x13.vecdb.v1.Condition\"\xc3\x01\n\tCondition\x12)\n\x05\x66ield\x18\x01 \x01(\x0b\x32\x18.vecdb.v1.FieldConditionH\x00\x12*\n\x06has_id\x18\x02 \x01(\x0b\x32\x18.vecdb.v1.HasIdConditionH\x00\x12.\n\x08is_empty\x18\x03 \x01(\x0b\x32\x1a.vecdb.v1.IsEmptyConditionH\x00\x12\"\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x10.vecdb.v1.FilterH\x00\x42\x0b\n\tcondition\"\x91\x01\n\x0e\x46ieldCondition\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05match\x18\x02 \x01(\x0b\x32\x14.vecdb.v1.MatchValueH\x00\x12!\n\x03\x61ny\x18\x03 \x01(\x0b\x32\x12.vecdb.v1.MatchAnyH\x00\x12 \n\x05range\x18\x04 \x01(\x0b\x32\x0f.vecdb.v1.RangeH\x00\x42\x06\n\x04test\"N\n\nMatchValue\x12\x11\n\x07keyword\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x12H\x00\x12\x11\n\x07\x62oolean\x18\x03 \x01(\x08H\x00\x42\x07\n\x05value\".\n\x08MatchAny\x12\x10\n\x08keywords\x18\x01 \x03(\t\x12\x10\n\x08integers\x18\x02 \x03(\x12\"k\n\x05Range\x12\x0f\n\x02gt\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03gte\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x02lt\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x10\n\x03lte\x18\x04 \x01(\x01H\x03\x88\x01\x01\x42\x05\n\x03_gtB\x06\n\x04_gteB\x05\n\x03_ltB\x06\n\x04_lte\"0\n\x0eHasIdCondition\x12\x1e\n\x03ids\x18\x01 \x03(\x0b\x32\x11.vecdb.v1.PointId\"\x1f\n\x10IsEmptyCondition\x12\x0b\n\x03key\x18\x01 \x01(\t\"/\n\x0cUpdateResult\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\r\n\x05\x63ount\x18\x02 \x01(\x04*M\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x46LOAT32\x10\x01\x12\x0b\n\x07\x46LOAT16\x10\x02\x12\t\n\x05UINT8\x10\x03\x12\x08\n\x04INT8\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15vecdb/v1/common.proto\x12\x08vecdb.v1\".\n\x07PointId\x12\r\n\x03num\x18\x01 \x01(\x04H\x00\x12\x0e\n\x04uuid\x18\x02 \x01(\tH\x00\x42\x04\n\x02id\"E\n\x06Vector\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x1e\n\x05\x64type\x18\x02 \x01(\x0e\x32\x0f.vecdb.v1.DType\x12\r\n\x05shape\x18\x03 \x03(\r\"/\n\x0cSparseVector\x12\x0f\n\x07indices\x18\x01 \x03(\r\x12\x0e\n\x06values\x18\x02 \x03(\x02\"\x85\x01\n\x0bVectorInput\x12!\n\x05\x64\x65nse\x18\x01 \x01(\x0b\x32\x10.vecdb.v1.VectorH\x00\x12!\n\x05multi\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.VectorH\x00\x12(\n\x06sparse\x18\x03 \x01(\x0b\x32\x16.vecdb.v1.SparseVectorH\x00\x42\x06\n\x04kind\"\xcc\x01\n\x0bPointStruct\x12\x1d\n\x02id\x18\x01 \x01(\x0b\x32\x11.vecdb.v1.PointId\x12\x33\n\x07vectors\x18\x02 \x03(\x0b\x32\".vecdb.v1.PointStruct.VectorsEntry\x12\x14\n\x0cpayload_json\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x1a\x45\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.VectorInput:\x02\x38\x01\"-\n\x0bWithVectors\x12\x0e\n\x06\x65nable\x18\x01 \x01(\x08\x12\x0e\n\x06\x66ields\x18\x02 \x03(\t\"\xc2\x01\n\x06Record\x12\x1d\n\x02id\x18\x01 \x01(\x0b\x32\x11.vecdb.v1.PointId\x12\x14\n\x0cpayload_json\x18\x02 \x01(\t\x12.\n\x07vectors\x18\x03 \x03(\x0b\x32\x1d.vecdb.v1.Record.VectorsEntry\x12\x0c\n\x04text\x18\x04 \x01(\t\x1a\x45\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.VectorInput:\x02\x38\x01\"\xb4\x02\n\x0cScoredPoints\x12\x0f\n\x07num_ids\x18\x01 \x03(\x04\x12\x35\n\x08uuid_ids\x18\x02 \x03(\x0b\x32#.vecdb.v1.ScoredPoints.UuidIdsEntry\x12\x0e\n\x06scores\x18\x03 \x03(\x02\x12\x15\n\rpayloads_json\x18\x04 \x03(\t\x12\x34\n\x07vectors\x18\x05 \x03(\x0b\x32#.vecdb.v1.ScoredPoints.VectorsEntry\x12\r\n\x05texts\x18\x06 \x03(\t\x1a.\n\x0cUuidIdsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a@\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.Vector:\x02\x38\x01\"w\n\x06\x46ilter\x12!\n\x04must\x18\x01 \x03(\x0b\x32\x13.vecdb.v1.Condition\x12#\n\x06should\x18\x02 \x03(\x0b\x32\x13.vecdb.v1.Condition\x12%\n\x08must_not\x18\x03 \x03(\x0b\x32\x13.vecdb.v1.Condition\"\xc3\x01\n\tCondition\x12)\n\x05\x66ield\x18\x01 \x01(\x0b\x32\x18.vecdb.v1.FieldConditionH\x00\x12*\n\x06has_id\x18\x02 \x01(\x0b\x32\x18.vecdb.v1.HasIdConditionH\x00\x12.\n\x08is_empty\x18\x03 \x01(\x0b\x32\x1a.vecdb.v1.IsEmptyConditionH\x00\x12\"\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x10.vecdb.v1.FilterH\x00\x42\x0b\n\tcondition\"\x91\x01\n\x0e\x46ieldCondition\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05match\x18\x02 \x01(\x0b\x32\x14.vecdb.v1.MatchValueH\x00\x12!\n\x03\x61ny\x18\x03 \x01(\x0b\x32\x12.vecdb.v1.MatchAnyH\x00\x12 \n\x05range\x18\x04 \x01(\x0b\x32\x0f.vecdb.v1.RangeH\x00\x42\x06\n\x04test\"N\n\nMatchValue\x12\x11\n\x07keyword\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x12H\x00\x12\x11\n\x07\x62oolean\x18\x03 \x01(\x08H\x00\x42\x07\n\x05value\".\n\x08MatchAny\x12\x10\n\x08keywords\x18\x01 \x03(\t\x12\x10\n\x08integers\x18\x02 \x03(\x12\"k\n\x05Range\x12\x0f\n\x02gt\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03gte\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x02lt\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x10\n\x03lte\x18\x04 \x01(\x01H\x03\x88\x01\x01\x42\x05\n\x03_gtB\x06\n\x04_gteB\x05\n\x03_ltB\x06\n\x04_lte\"0\n\x0eHasIdCondition\x12\x1e\n\x03ids\x18\x01 \x03(\x0b\x32\x11.vecdb.v1.PointId\"\x1f\n\x10IsEmptyCondition\x12\x0b\n\x03key\x18\x01 \x01(\t\"/\n\x0cUpdateResult\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\r\n\x05\x63ount\x18\x02 \x01(\x04*M\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x46LOAT32\x10\x01\x12\x0b\n\x07\x46LOAT16\x10\x02\x12\t\n\x05UINT8\x10\x03\x12\x08\n\x04INT8\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +35,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POINTSTRUCT_VECTORSENTRY']._serialized_options = b'8\001'
   _globals['_RECORD_VECTORSENTRY']._loaded_options = None
   _globals['_RECORD_VECTORSENTRY']._serialized_options = b'8\001'
-  _globals['_SCOREDPOINT_VECTORSENTRY']._loaded_options = None
-  _globals['_SCOREDPOINT_VECTORSENTRY']._serialized_options = b'8\001'
-  _globals['_DTYPE']._serialized_start=1848
-  _globals['_DTYPE']._serialized_end=1925
+  _globals['_SCOREDPOINTS_UUIDIDSENTRY']._loaded_options = None
+  _globals['_SCOREDPOINTS_UUIDIDSENTRY']._serialized_options = b'8\001'
+  _globals['_SCOREDPOINTS_VECTORSENTRY']._loaded_options = None
+  _globals['_SCOREDPOINTS_VECTORSENTRY']._serialized_options = b'8\001'
+  _globals['_DTYPE']._serialized_start=1937
+  _globals['_DTYPE']._serialized_end=2014
   _globals['_POINTID']._serialized_start=35
   _globals['_POINTID']._serialized_end=81
   _globals['_VECTOR']._serialized_start=83
@@ -57,26 +59,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORD']._serialized_end=788
   _globals['_RECORD_VECTORSENTRY']._serialized_start=475
   _globals['_RECORD_VECTORSENTRY']._serialized_end=544
-  _globals['_SCOREDPOINT']._serialized_start=791
-  _globals['_SCOREDPOINT']._serialized_end=1010
-  _globals['_SCOREDPOINT_VECTORSENTRY']._serialized_start=475
-  _globals['_SCOREDPOINT_VECTORSENTRY']._serialized_end=544
-  _globals['_FILTER']._serialized_start=1012
-  _globals['_FILTER']._serialized_end=1131
-  _globals['_CONDITION']._serialized_start=1134
-  _globals['_CONDITION']._serialized_end=1329
-  _globals['_FIELDCONDITION']._serialized_start=1332
-  _globals['_FIELDCONDITION']._serialized_end=1477
-  _globals['_MATCHVALUE']._serialized_start=1479
-  _globals['_MATCHVALUE']._serialized_end=1557
-  _globals['_MATCHANY']._serialized_start=1559
-  _globals['_MATCHANY']._serialized_end=1605
-  _globals['_RANGE']._serialized_start=1607
-  _globals['_RANGE']._serialized_end=1714
-  _globals['_HASIDCONDITION']._serialized_start=1716
-  _globals['_HASIDCONDITION']._serialized_end=1764
-  _globals['_ISEMPTYCONDITION']._serialized_start=1766
-  _globals['_ISEMPTYCONDITION']._serialized_end=1797
-  _globals['_UPDATERESULT']._serialized_start=1799
-  _globals['_UPDATERESULT']._serialized_end=1846
+  _globals['_SCOREDPOINTS']._serialized_start=791
+  _globals['_SCOREDPOINTS']._serialized_end=1099
+  _globals['_SCOREDPOINTS_UUIDIDSENTRY']._serialized_start=987
+  _globals['_SCOREDPOINTS_UUIDIDSENTRY']._serialized_end=1033
+  _globals['_SCOREDPOINTS_VECTORSENTRY']._serialized_start=1035
+  _globals['_SCOREDPOINTS_VECTORSENTRY']._serialized_end=1099
+  _globals['_FILTER']._serialized_start=1101
+  _globals['_FILTER']._serialized_end=1220
+  _globals['_CONDITION']._serialized_start=1223
+  _globals['_CONDITION']._serialized_end=1418
+  _globals['_FIELDCONDITION']._serialized_start=1421
+  _globals['_FIELDCONDITION']._serialized_end=1566
+  _globals['_MATCHVALUE']._serialized_start=1568
+  _globals['_MATCHVALUE']._serialized_end=1646
+  _globals['_MATCHANY']._serialized_start=1648
+  _globals['_MATCHANY']._serialized_end=1694
+  _globals['_RANGE']._serialized_start=1696
+  _globals['_RANGE']._serialized_end=1803
+  _globals['_HASIDCONDITION']._serialized_start=1805
+  _globals['_HASIDCONDITION']._serialized_end=1853
+  _globals['_ISEMPTYCONDITION']._serialized_start=1855
+  _globals['_ISEMPTYCONDITION']._serialized_end=1886
+  _globals['_UPDATERESULT']._serialized_start=1888
+  _globals['_UPDATERESULT']._serialized_end=1935
 # @@protoc_insertion_point(module_scope)

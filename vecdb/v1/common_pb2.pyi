@@ -102,26 +102,35 @@ class Record(_message.Message):
     text: str
     def __init__(self, id: _Optional[_Union[PointId, _Mapping]] = ..., payload_json: _Optional[str] = ..., vectors: _Optional[_Mapping[str, VectorInput]] = ..., text: _Optional[str] = ...) -> None: ...
 
-class ScoredPoint(_message.Message):
-    __slots__ = ("id", "score", "payload_json", "vectors", "text")
+class ScoredPoints(_message.Message):
+    __slots__ = ("num_ids", "uuid_ids", "scores", "payloads_json", "vectors", "texts")
+    class UuidIdsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: str
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[str] = ...) -> None: ...
     class VectorsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
-        value: VectorInput
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[VectorInput, _Mapping]] = ...) -> None: ...
-    ID_FIELD_NUMBER: _ClassVar[int]
-    SCORE_FIELD_NUMBER: _ClassVar[int]
-    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+        value: Vector
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+    NUM_IDS_FIELD_NUMBER: _ClassVar[int]
+    UUID_IDS_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    PAYLOADS_JSON_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
-    TEXT_FIELD_NUMBER: _ClassVar[int]
-    id: PointId
-    score: float
-    payload_json: str
-    vectors: _containers.MessageMap[str, VectorInput]
-    text: str
-    def __init__(self, id: _Optional[_Union[PointId, _Mapping]] = ..., score: _Optional[float] = ..., payload_json: _Optional[str] = ..., vectors: _Optional[_Mapping[str, VectorInput]] = ..., text: _Optional[str] = ...) -> None: ...
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    num_ids: _containers.RepeatedScalarFieldContainer[int]
+    uuid_ids: _containers.ScalarMap[int, str]
+    scores: _containers.RepeatedScalarFieldContainer[float]
+    payloads_json: _containers.RepeatedScalarFieldContainer[str]
+    vectors: _containers.MessageMap[str, Vector]
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, num_ids: _Optional[_Iterable[int]] = ..., uuid_ids: _Optional[_Mapping[int, str]] = ..., scores: _Optional[_Iterable[float]] = ..., payloads_json: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Mapping[str, Vector]] = ..., texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Filter(_message.Message):
     __slots__ = ("must", "should", "must_not")

@@ -109,16 +109,20 @@ class QueryRequest(_message.Message):
 class QueryResponse(_message.Message):
     __slots__ = ("points",)
     POINTS_FIELD_NUMBER: _ClassVar[int]
-    points: _containers.RepeatedCompositeFieldContainer[_common_pb2.ScoredPoint]
-    def __init__(self, points: _Optional[_Iterable[_Union[_common_pb2.ScoredPoint, _Mapping]]] = ...) -> None: ...
+    points: _common_pb2.ScoredPoints
+    def __init__(self, points: _Optional[_Union[_common_pb2.ScoredPoints, _Mapping]] = ...) -> None: ...
 
 class QueryBatchRequest(_message.Message):
-    __slots__ = ("collection", "queries")
+    __slots__ = ("collection", "queries", "template", "vectors")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     queries: _containers.RepeatedCompositeFieldContainer[QueryRequest]
-    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[QueryRequest, _Mapping]]] = ...) -> None: ...
+    template: QueryRequest
+    vectors: _common_pb2.Vector
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[QueryRequest, _Mapping]]] = ..., template: _Optional[_Union[QueryRequest, _Mapping]] = ..., vectors: _Optional[_Union[_common_pb2.Vector, _Mapping]] = ...) -> None: ...
 
 class QueryBatchResponse(_message.Message):
     __slots__ = ("results",)

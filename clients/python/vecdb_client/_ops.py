@@ -359,8 +359,8 @@ def _query_request(
     return request
 
 
-def _scored(response: query_pb.QueryResponse) -> list[models.ScoredPoint]:
-    return [_wire.scored_point(p) for p in response.points]
+def _hits(response: query_pb.QueryResponse) -> models.Hits:
+    return _wire.hits(response.points)
 
 
 def query(
@@ -377,7 +377,7 @@ def query(
     with_vectors: bool | Sequence[str],
     ef: int | None,
     exact: bool,
-) -> Call[list[models.ScoredPoint]]:
+) -> Call[models.Hits]:
     if (vector is None) == (point is None):
         raise InvalidArgument("query: pass exactly one of vector, point")
     request = _query_request(
@@ -397,7 +397,7 @@ def query(
     else:
         assert vector is not None
         request.query.vector.CopyFrom(_wire.encode_vector(vector, "vector"))
-    return Call(QUERY, request, _scored)
+    return Call(QUERY, request, _hits)
 
 
 def query_batch(
@@ -413,7 +413,7 @@ def query_batch(
     with_vectors: bool | Sequence[str],
     ef: int | None,
     exact: bool,
-) -> Call[list[list[models.ScoredPoint]]]:
+) -> Call[list[models.Hits]]:
     matrix = _wire.as_array(vectors, "vectors")
     if matrix.ndim != 2:
         raise InvalidArgument(f"vectors: expected a 2-D array (q, dim), got shape {matrix.shape}")
@@ -428,9 +428,10 @@ def query_batch(
         ef,
         exact,
     )
-    request = query_pb.QueryBatchRequest(collection=_wire.check_name(collection, "collection"))
-    for row in matrix:
-        query_msg = request.queries.add()
-        query_msg.CopyFrom(template)
-        query_msg.query.vector.CopyFrom(_wire.encode_array(row))
-    return Call(QUERY_BATCH, request, lambda r: [_scored(res) for res in r.results])
+    # The compact form: one template and one [q, dim] matrix, not one message per query.
+    request = query_pb.QueryBatchRequest(
+        collection=_wire.check_name(collection, "collection"),
+        template=template,
+        vectors=_wire.encode_array(matrix),
+    )
+    return Call(QUERY_BATCH, request, lambda r: [_hits(res) for res in r.results])

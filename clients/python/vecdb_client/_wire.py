@@ -556,16 +556,18 @@ def record(msg: common_pb.Record) -> models.Record:
     )
 
 
-def scored_point(msg: common_pb.ScoredPoint) -> models.ScoredPoint:
-    pid = msg.id
-    if not msg.payload_json and not msg.text and not msg.vectors:  # the common, id-and-score hit
-        return models.ScoredPoint(id=pid.uuid or pid.num, score=msg.score)
-    return models.ScoredPoint(
-        id=pid.uuid or pid.num,
-        score=msg.score,
-        payload=payload_from_json(msg.payload_json),
-        vectors=decode_vectors(msg.vectors),
-        text=msg.text or None,
+def hits(msg: common_pb.ScoredPoints) -> models.Hits:
+    """A query's column-wise results: packed ids and scores become a list and an array at once."""
+    ids: list[models.PointId] = list(msg.num_ids)
+    if msg.uuid_ids:
+        for pos, uuid_id in msg.uuid_ids.items():
+            ids[pos] = uuid_id
+    return models.Hits(
+        ids=ids,
+        scores=np.fromiter(msg.scores, dtype=np.float32, count=len(msg.scores)),
+        payloads=[payload_from_json(p) for p in msg.payloads_json] if msg.payloads_json else None,
+        vectors={name: decode_vector(v, f"vectors[{name!r}]") for name, v in msg.vectors.items()} if msg.vectors else {},
+        texts=[t or None for t in msg.texts] if msg.texts else None,
     )
 
 

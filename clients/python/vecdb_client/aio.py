@@ -22,7 +22,7 @@ from vecdb_client.models import (
     CollectionInfo,
     CollectionStats,
     Record,
-    ScoredPoint,
+    Hits,
     ScrollPage,
     ServerInfo,
     UpdateResult,
@@ -354,7 +354,7 @@ class AsyncClient:
         ef: int | None = None,
         exact: bool = False,
         timeout: Timeout = ...,
-    ) -> list[ScoredPoint]:
+    ) -> Hits:
         """Nearest neighbours of `vector` (or of the stored vector of `point`), best first.
 
         >>> hits = await client.query("docs", q, limit=5, with_payload=True)
@@ -392,7 +392,7 @@ class AsyncClient:
         ef: int | None = None,
         exact: bool = False,
         timeout: Timeout = ...,
-    ) -> list[list[ScoredPoint]]:
+    ) -> list[Hits]:
         """One query per row of a (q, dim) array, in one call; answers in row order.
 
         >>> batches = await client.query_batch("docs", np.random.rand(3, 384), limit=5)

@@ -22,7 +22,7 @@ from vecdb_client.models import (
     CollectionInfo,
     CollectionStats,
     Record,
-    ScoredPoint,
+    Hits,
     ScrollPage,
     ServerInfo,
     UpdateResult,
@@ -381,7 +381,7 @@ class Client:
         ef: int | None = None,
         exact: bool = False,
         timeout: Timeout = ...,
-    ) -> list[ScoredPoint]:
+    ) -> Hits:
         """Nearest neighbours of `vector` (or of the stored vector of `point`), best first.
 
         using: the vector field ("" when the collection has one). score_threshold: minimum
@@ -426,7 +426,7 @@ class Client:
         ef: int | None = None,
         exact: bool = False,
         timeout: Timeout = ...,
-    ) -> list[list[ScoredPoint]]:
+    ) -> list[Hits]:
         """One query per row of a (q, dim) array, in one call; answers in row order.
 
         >>> [len(hits) for hits in client.query_batch("docs", np.random.rand(3, 384), limit=5)]

@@ -53,10 +53,16 @@ RETRY_AFTER_KEY = "retry-after-ms"
 
 
 class VecdbError(Exception):
-    """Base of every error raised by the SDK."""
+    """Base of every error raised by the SDK.
+
+    `from_server` is True when the vecdb server itself gave the error (it named it in the
+    vecdb-error-name trailer); False for errors of the transport (an unreachable address, an
+    expired deadline) and for bad arguments caught before sending.
+    """
 
     code: str = "UNKNOWN"
     error_name: str = "vecdb_error"
+    from_server: bool = False
 
     def __init__(
         self,
@@ -256,14 +262,17 @@ def from_status(
         name = code.lower()
     rid = trailers.get(REQUEST_ID_KEY) or request_id
     if issubclass(cls, ResourceExhausted):
-        return cls(
+        err: VecdbError = cls(
             message,
             code=code,
             request_id=rid,
             error_name=name,
             retry_after_s=_retry_after_s(trailers.get(RETRY_AFTER_KEY)),
         )
-    return cls(message, code=code, request_id=rid, error_name=name)
+    else:
+        err = cls(message, code=code, request_id=rid, error_name=name)
+    err.from_server = ERROR_NAME_KEY in trailers
+    return err
 
 
 def _retry_after_s(value: str | None) -> float | None:

@@ -6,8 +6,9 @@ Vectors come back as numpy arrays (read-only views of the received bytes); paylo
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -15,6 +16,7 @@ __all__ = [
     "CollectionInfo",
     "CollectionStats",
     "FieldStats",
+    "Hits",
     "HnswParams",
     "Payload",
     "PointId",
@@ -131,6 +133,60 @@ class ScoredPoint(_ArrayEq):
     payload: Payload | None = None
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     text: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Hits(Sequence[ScoredPoint]):
+    """The results of one query, best first: a sequence of ScoredPoint over columns.
+
+    `hits[0].id`, `for hit in hits` and `len(hits)` work as on a list; the columns are there
+    for bulk use without a Python object per result: `ids` (a list), `scores` (a float32 array),
+    `payloads` and `texts` (lists, or None when the query did not ask for payloads) and
+    `vectors` (field -> an (n, dim) array, for the fields asked for).
+
+    >>> hits = client.query("docs", q, limit=3)
+    >>> hits.ids, hits.scores
+    ([7, 2, 9], array([0.98, 0.91, 0.90], dtype=float32))
+    """
+
+    ids: list[PointId]
+    scores: np.ndarray
+    payloads: list[Payload | None] | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    texts: list[str | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> ScoredPoint: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ScoredPoint]: ...
+    def __getitem__(self, i: int | slice) -> ScoredPoint | list[ScoredPoint]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self.ids)))]
+        return ScoredPoint(
+            id=self.ids[i],
+            score=float(self.scores[i]),
+            payload=None if self.payloads is None else self.payloads[i],
+            vectors={name: arr[i] for name, arr in self.vectors.items()},
+            text=None if self.texts is None else self.texts[i],
+        )
+
+    def __iter__(self) -> Iterator[ScoredPoint]:
+        return (self[i] for i in range(len(self.ids)))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another Hits or to a list of ScoredPoint with the same results."""
+        if not isinstance(other, (Hits, list)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        more = "..." if len(self.ids) > 5 else ""
+        return f"Hits({len(self.ids)} results, ids={self.ids[:5]}{more})"
 
 
 @dataclass(frozen=True)
