@@ -75,6 +75,24 @@ def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
     return best
 
 
+def raw_build_and_sweep(base: np.ndarray, queries: np.ndarray, truth: np.ndarray,
+                        args: argparse.Namespace) -> tuple[float, int, float, dict[int, float]]:
+    """Build raw hnswlib with add_items (the ingest baseline) and find the smallest ef whose
+    recall@K reaches the target. Returns (build seconds, ef, its recall, the sweep)."""
+    raw = hnswlib.Index(space="cosine", dim=base.shape[1])
+    raw.init_index(max_elements=len(base), M=args.m, ef_construction=args.ef_construct, random_seed=100)
+    ids = np.arange(len(base), dtype=np.int64)
+    build_s = timed(lambda: raw.add_items(base, ids, num_threads=args.threads))
+    sweep: dict[int, float] = {}
+    for candidate in (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512):
+        raw.set_ef(candidate)
+        labels, _ = raw.knn_query(queries, k=K, num_threads=args.threads)
+        sweep[candidate] = recall(labels, truth)
+        if sweep[candidate] >= args.target_recall:
+            return build_s, candidate, sweep[candidate], sweep
+    raise SystemExit(f"no ef reached recall {args.target_recall}: {sweep}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=["minilm", "glove"], default="minilm")
@@ -94,22 +112,8 @@ def main() -> int:
     truth = exact_topk(base, queries, K)
 
     # 1. raw hnswlib build and ef sweep
-    raw = hnswlib.Index(space="cosine", dim=dim)
-    raw.init_index(max_elements=n, M=args.m, ef_construction=args.ef_construct, random_seed=100)
-    raw_build_s = timed(lambda: raw.add_items(base, ids, num_threads=args.threads))
-    ef, ef_recall = None, 0.0
-    sweep = {}
-    for candidate in (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512):
-        raw.set_ef(candidate)
-        labels, _ = raw.knn_query(queries, k=K, num_threads=args.threads)
-        sweep[candidate] = recall(labels, truth)
-        if sweep[candidate] >= args.target_recall:
-            ef, ef_recall = candidate, sweep[candidate]
-            break
-    if ef is None:
-        raise SystemExit(f"no ef reached recall {args.target_recall}: {sweep}")
+    raw_build_s, ef, ef_recall, sweep = raw_build_and_sweep(base, queries, truth, args)
     print(f"raw hnswlib: build {n / raw_build_s:,.0f} points/s; ef={ef} gives recall@{K} {ef_recall:.4f}")
-    del raw
 
     with tempfile.TemporaryDirectory(prefix="vecdb-bench-") as tmp:
         server = ServerProcess(Path(tmp), VECDB_SEARCH_WORKERS=str(args.threads), VECDB_LOG_LEVEL="WARNING")

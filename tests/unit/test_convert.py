@@ -669,5 +669,7 @@ def test_settings_refuse_unknown_keys_and_bad_values(tmp_path: Path) -> None:
 
 
 def test_settings_engine_options() -> None:
-    opts = Settings(max_limit=77, max_batch_points=88, max_payload_bytes=999, checkpoint_interval_s=5).engine_options()
-    assert (opts.max_limit, opts.max_batch_points, opts.max_payload_bytes, opts.checkpoint_interval_s) == (77, 88, 999, 5.0)
+    opts = Settings(max_limit=77, max_batch_points=88, max_payload_bytes=999, search_threads=3,
+                    exact_scan_threshold=12).engine_options()
+    assert (opts.max_limit, opts.max_batch_points, opts.max_payload_bytes) == (77, 88, 999)
+    assert (opts.search_threads, opts.exact_scan_threshold) == (3, 12)

@@ -8,7 +8,7 @@ when a path meets a list, a condition holds if it holds for any element (so `tag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
     from vecdb.engine.types import PointId

@@ -25,7 +25,6 @@ class EngineOptions:
     max_batch_points: int = 100_000
     max_payload_bytes: int = 1 << 20
     map_size_bytes: int = 1 << 36
-    checkpoint_interval_s: float = 30.0
     checkpoint_every_mutations: int = 50_000
     search_threads: int = max(1, os.cpu_count() or 1)
     exact_scan_threshold: int = 2_000

@@ -154,9 +154,5 @@ class PayloadTable:
         for iid in iids:
             yield iid, payloads.get(iid)
 
-    def ram_bytes(self) -> int:
-        # A rough figure: dict slots plus an average small payload; enough to see the order of size.
-        return len(self._payloads) * 400
-
 
 _MISSING = object()

@@ -158,7 +158,6 @@ class Settings:
             max_limit=self.max_limit,
             max_batch_points=self.max_batch_points,
             max_payload_bytes=self.max_payload_bytes,
-            checkpoint_interval_s=self.checkpoint_interval_s,
             checkpoint_every_mutations=self.checkpoint_every_mutations,
             search_threads=self.search_threads,
             exact_scan_threshold=self.exact_scan_threshold,
