@@ -103,6 +103,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--target-recall", type=float, default=0.95)
     parser.add_argument("--upload-batch", type=int, default=1_000)
+    parser.add_argument("--out", type=Path, default=None, help="where to write the JSON record "
+                        "(default: bench/results/dense-<dataset>.json)")
     args = parser.parse_args()
 
     base, queries = load(args.dataset, args.n, args.queries)
@@ -199,10 +201,10 @@ def main() -> int:
     print(f"\n{'measure':34} {'raw hnswlib':>12} {'vecdb':>12} {'ratio':>12} {'target':>12}")
     for row in rows:
         print(f"{row[0]:34} {row[1]:>12} {row[2]:>12} {row[3]:>12} {row[4]:>12}")
-    out = ROOT / "bench" / "results" / f"dense-{args.dataset}.json"
+    out = args.out or ROOT / "bench" / "results" / f"dense-{args.dataset}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    print(f"\nwrote {out.relative_to(ROOT)}")
+    print(f"\nwrote {out}")
     return 0
 
 
