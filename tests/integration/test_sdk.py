@@ -152,17 +152,20 @@ def test_oversized_message_is_resource_exhausted(tmp_path: Path) -> None:
 
 
 def test_capabilities_not_built_yet_answer_unimplemented(server: ServerProcess) -> None:
-    """The Encoder service exists in the API but is not built yet: a raw call names the issue."""
+    """The Cache service exists in the API but is not built yet: a raw call names the issue, and
+    health reports it NOT_SERVING."""
     import grpc
 
-    from vecdb.v1 import encoder_service_pb2, encoder_service_pb2_grpc
+    from vecdb.v1 import cache_service_pb2, cache_service_pb2_grpc
 
     with grpc.insecure_channel(server.address) as channel:
-        stub = encoder_service_pb2_grpc.EncoderStub(channel)
+        stub = cache_service_pb2_grpc.CacheStub(channel)
         with pytest.raises(grpc.RpcError) as info:
-            stub.Encode(encoder_service_pb2.EncodeRequest(texts=["hi"]), timeout=10)
+            stub.Lookup(cache_service_pb2.CacheLookupRequest(text="hi"), timeout=10)
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "encoder (issue 3)" in info.value.details()
+    assert "semantic cache (issue 7)" in info.value.details()
+    with Client(server.address) as c:
+        assert c.health("vecdb.v1.Cache") == "NOT_SERVING" and c.health("vecdb.v1.Encoder") == "SERVING"
 
 
 def test_async_client_matches_sync(server: ServerProcess, docs: np.ndarray, client: Client) -> None:
@@ -172,3 +175,20 @@ def test_async_client_matches_sync(server: ServerProcess, docs: np.ndarray, clie
             return [[h.id for h in r] for r in results]
 
     assert asyncio.run(run()) == [[h.id for h in client.query("docs", docs[i], limit=3)] for i in range(5)]
+
+
+def test_a_request_that_does_not_parse_gets_invalid_argument(server: ServerProcess) -> None:
+    """Bytes that are not a valid message (here a string field holding invalid UTF-8) are
+    answered INVALID_ARGUMENT with the reason, and the server keeps serving."""
+    import grpc
+
+    with grpc.insecure_channel(server.address) as channel:
+        count = channel.unary_unary("/vecdb.v1.Points/Count", request_serializer=lambda b: b,
+                                    response_deserializer=lambda b: b)
+        bad_utf8 = b"\x0a\x02\xff\xfe"  # field 1 (collection), 2 bytes that are not UTF-8
+        with pytest.raises(grpc.RpcError) as info:
+            count(bad_utf8, timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "valid UTF-8" in info.value.details()
+    with Client(server.address) as c:
+        assert c.health() == "SERVING"

@@ -11,7 +11,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -52,7 +52,9 @@ class Recorder:
         self.batches.append(
             {
                 "ids": list(ids),
-                "vectors": {k: np.array(v) for k, v in vectors.items()},
+                "vectors": None
+                if vectors is None
+                else {k: np.array(v) for k, v in vectors.items()},
                 "payloads": payloads,
                 "texts": texts,
             }
@@ -111,7 +113,13 @@ def test_serve_options_default_to_none_so_settings_precedence_applies():
 def test_collection_create_forms():
     args = parse("collection", "create", "docs", "--dim", "384")
     assert cmd_collection.vector_specs(args) == {
-        "default": {"dim": 384, "metric": "cosine", "storage_dtype": "float32", "hnsw": None}
+        "default": {
+            "dim": 384,
+            "metric": "cosine",
+            "storage_dtype": "float32",
+            "hnsw": None,
+            "text_source": None,
+        }
     }
     args = parse(
         "collection",
@@ -141,6 +149,7 @@ def test_collection_create_forms():
             "metric": "l2",
             "storage_dtype": "float16",
             "hnsw": {"m": 32, "ef_construct": 400, "ef": 0},
+            "text_source": None,
         }
     }
     spec = '{"title": {"dim": 4}, "body": {"dim": 8, "metric": "dot", "hnsw": {"ef": 99}}}'
@@ -151,6 +160,7 @@ def test_collection_create_forms():
         "metric": "cosine",
         "storage_dtype": "float16",
         "hnsw": None,
+        "text_source": None,
     }
     assert specs["body"]["metric"] == "dot"
     assert specs["body"]["hnsw"] == {"m": 0, "ef_construct": 0, "ef": 99}
@@ -166,6 +176,13 @@ def test_collection_create_forms():
         ["collection", "create", "docs", "--dim", "0"],
         ["search", "docs"],  # no query vector
         ["search", "docs", "--vector", "[1]", "--vector-file", "q.npy"],
+        ["search", "docs", "--text", "red shoes", "--vector", "[1]"],
+        ["collection", "create", "docs", "--text-key", "body"],  # --text-key without a model
+        ["collection", "create", "docs", "--text-model", "m", "--vectors-json", "{}"],
+        ["collection", "create", "docs", "--dim", "0", "--text-model", "m"],
+        ["encode"],  # no --text
+        ["encode", "--text", "a", "--kind", "colbert"],
+        ["encode", "--text", "a", "--role", "passage"],
         ["import", "docs", "f.jsonl", "--batch-size", "0"],
         ["frobnicate"],
     ],
@@ -185,7 +202,7 @@ def test_vectors_json_errors_are_usage_errors(capsys):
     assert code == 2
     assert (
         err == "error: --vectors-json field 't': unknown key 'metrc' (known: dim, metric, "
-        "storage_dtype, hnsw)\n"
+        "storage_dtype, hnsw, text_source)\n"
     )
 
 
@@ -249,6 +266,8 @@ def test_every_command_has_help_with_examples(capsys):
         ["search", "--help"],
         ["count", "--help"],
         ["serve", "--help"],
+        ["encode", "--help"],
+        ["models", "--help"],
     ):
         with pytest.raises(SystemExit) as exc:
             main(argv)
@@ -567,6 +586,7 @@ class FakeParams:
     metric: str = "cosine"
     storage_dtype: str = "float32"
     hnsw: Any = None
+    text_source: Any = None
 
 
 @dataclass
@@ -591,6 +611,9 @@ class FakeClient:
     instances: list[FakeClient] = []
     error: BaseException | None = None
     status = "SERVING"
+    fields: ClassVar[dict[str, FakeParams] | None] = None  # get_collection's; None: one 3-d field
+    encoded: ClassVar[list[Any]] = []
+    models: ClassVar[list[Any]] = []
 
     def __init__(self, address: str, *, timeout: float | None = 30.0, retries: int = 3) -> None:
         self.address, self.timeout, self.retries = address, timeout, retries
@@ -609,12 +632,33 @@ class FakeClient:
 
     def get_collection(self, name: str) -> FakeInfo:
         self._call("get_collection", name)
-        return FakeInfo(name, {"default": FakeParams(3)}, points_count=5)
+        fields = FakeClient.fields if FakeClient.fields is not None else {"default": FakeParams(3)}
+        return FakeInfo(name, fields, points_count=5)
 
-    def upsert(self, collection, ids, vectors, *, payloads=None, texts=None):
-        self._call("upsert", collection)
+    def create_collection(self, name, vectors, *, payload_indexes=None):
+        self._call("create_collection", name, vectors, payload_indexes)
+        filled = {
+            k: FakeParams(v.dim or 384, v.metric, text_source=v.text_source)
+            for k, v in vectors.items()
+        }
+        return FakeInfo(name, filled)
+
+    def stats(self, collection=None):
+        self._call("stats", collection)
+        return []
+
+    def upsert(self, collection, ids, vectors=None, *, payloads=None, texts=None):
+        self._call("upsert", collection, vectors, payloads, texts)
         self.upserted.extend(ids)
         return Result(sequence=len(self.upserted), count=len(ids))
+
+    def encode(self, texts, *, kind="dense", model=None, role="document"):
+        self._call("encode", texts, kind, model, role)
+        return FakeClient.encoded[: len(texts)]
+
+    def list_models(self):
+        self._call("list_models")
+        return FakeClient.models
 
     def query(self, collection, vector, **kwargs):
         self._call("query", collection, vector, kwargs)
@@ -632,6 +676,7 @@ class FakeClient:
 @pytest.fixture
 def fake_client(monkeypatch):
     FakeClient.instances, FakeClient.error, FakeClient.status = [], None, "SERVING"
+    FakeClient.fields, FakeClient.encoded, FakeClient.models = None, [], []
     monkeypatch.setattr(vecdb_client, "Client", FakeClient, raising=False)
     monkeypatch.delenv("VECDB_DEBUG", raising=False)
     return FakeClient
@@ -770,9 +815,227 @@ def test_unavailable_from_a_live_server_is_not_reported_as_unreachable() -> None
     from vecdb.cli.errors import format_error
     from vecdb_client import errors as sdk_errors
 
-    opening = sdk_errors.from_status("UNAVAILABLE", "the database is still opening",
-                                     [("vecdb-error-name", "unavailable"), ("vecdb-request-id", "r1")])
+    opening = sdk_errors.from_status(
+        "UNAVAILABLE",
+        "the database is still opening",
+        [("vecdb-error-name", "unavailable"), ("vecdb-request-id", "r1")],
+    )
     line = format_error(opening, address="h:1")
     assert "up but not serving yet: the database is still opening" in line and "r1" in line
     down = sdk_errors.from_status("UNAVAILABLE", "failed to connect to all addresses")
     assert "cannot reach vecdb at h:1" in format_error(down, address="h:1")
+
+
+# ------------------------------------------------------------------- text: the embedded encoder
+
+
+def test_collection_create_with_a_text_model_forms():
+    args = parse("collection", "create", "notes", "--text-model", "minilm")
+    assert cmd_collection.vector_specs(args) == {
+        "default": {
+            "dim": 0,  # the model's dimension, filled in by the server
+            "metric": "cosine",
+            "storage_dtype": "float32",
+            "hnsw": None,
+            "text_source": {"model": "minilm", "payload_key": ""},
+        }
+    }
+    args = parse(
+        "collection", "create", "shop", "--text-model", "minilm", "--text-key", "desc",
+        "--dim", "384", "--field", "body",
+    )  # fmt: skip
+    (spec,) = cmd_collection.vector_specs(args).values()
+    assert spec["dim"] == 384 and spec["text_source"] == {"model": "minilm", "payload_key": "desc"}
+    args = parse(
+        "collection", "create", "p", "--vectors-json",
+        '{"title": {"text_source": {"model": "minilm"}}, "img": {"dim": 4}}',
+    )  # fmt: skip
+    specs = cmd_collection.vector_specs(args)
+    assert specs["title"]["dim"] == 0 and specs["title"]["text_source"]["model"] == "minilm"
+    assert specs["img"]["text_source"] is None
+    args = parse("collection", "create", "p", "--vectors-json", '{"t": {"text_source": "minilm"}}')
+    with pytest.raises(Exception, match="text_source must be an object like"):
+        cmd_collection.vector_specs(args)
+
+
+def test_collection_create_sends_dim_0_and_the_text_source(fake_client, capsys):
+    code = main(["collection", "create", "notes", "--text-model", "minilm", "--text-key", "body"])
+    assert code == 0
+    _, (name, vectors, _) = fake_client.instances[0].calls[0]
+    assert name == "notes"
+    assert vectors == {
+        "default": vecdb_client.VectorParams(
+            dim=0, text_source=vecdb_client.TextSource("minilm", "body")
+        )
+    }
+    assert capsys.readouterr().out == (
+        "created collection 'notes' (default: 384d cosine from text by minilm)\n"
+    )
+
+
+def test_collection_info_shows_the_text_source(fake_client, capsys):
+    source = vecdb_client.TextSource("minilm", "body", "abcdef0123456789")
+    fake_client.fields = {"text": FakeParams(384, text_source=source), "img": FakeParams(4)}
+    assert main(["collection", "info", "notes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("FIELD"))
+    assert header.endswith("TEXT SOURCE")
+    text_row = next(line for line in lines if line.startswith("text "))
+    assert text_row.endswith("minilm (payload 'body', hash abcdef012345)")
+    assert not next(line for line in lines if line.startswith("img ")).endswith(")")
+    assert main(["--json", "collection", "info", "notes"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["collection"]["vectors"]["text"]["text_source"] == {
+        "model": "minilm",
+        "payload_key": "body",
+        "model_hash": "abcdef0123456789",
+    }
+
+
+def test_text_jsonl_import_sends_texts_with_vectors_none(tmp_path, fake_client, capsys):
+    fake_client.fields = {
+        "default": FakeParams(384, text_source=vecdb_client.TextSource("minilm", "", "h"))
+    }
+    path = tmp_path / "notes.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"id": i, "text": f"note {i}", "payload": {"n": i}}) + "\n" for i in range(3)
+        )
+    )
+    code = main(["import", "notes", str(path), "--batch-size", "2", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    upserts = [args for name, args in fake_client.instances[0].calls if name == "upsert"]
+    assert [(vectors, texts) for _, vectors, _, texts in upserts] == [
+        (None, ["note 0", "note 1"]),
+        (None, ["note 2"]),
+    ]
+    assert upserts[0][2] == [{"n": 0}, {"n": 1}]
+    assert fake_client.instances[0].upserted == [0, 1, 2]
+
+
+def test_text_lines_need_a_collection_that_encodes_text(tmp_path, fake_client, capsys):
+    path = tmp_path / "notes.jsonl"
+    path.write_text('{"id": 1, "text": "hello"}\n')
+    assert main(["import", "docs", str(path), "--no-progress"]) == 1  # a plain 3-d collection
+    assert capsys.readouterr().err.startswith(
+        'error: line 1: has no "vector", and the collection has no field that takes its '
+        "vectors from text"
+    )
+    by_key = JsonlSource(path, text_fields={"body": "meta.desc"})
+    with pytest.raises(
+        ValueError, match='line 1: has no "vector" and no "payload" key \'meta.desc\''
+    ):
+        run_import(by_key, Recorder(), collection="c", resume=False)
+    path.write_text('{"id": 1, "payload": {"meta": {"desc": "from the payload"}}}\n')
+    send = Recorder()
+    run_import(JsonlSource(path, text_fields={"body": "meta.desc"}), send, collection="c")
+    assert send.batches == [
+        {"ids": [1], "vectors": None, "payloads": [{"meta": {"desc": "from the payload"}}],
+         "texts": None}
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_lines_with_and_without_vectors_do_not_mix(tmp_path, batch_size):
+    path = tmp_path / "mixed.jsonl"
+    path.write_text('{"id": 1, "vector": [1.0]}\n\n{"id": 2, "text": "no vector"}\n')
+    send = Recorder()
+    with pytest.raises(ValueError) as exc:
+        run_import(JsonlSource(path), send, collection="c", batch_size=batch_size)
+    assert str(exc.value).startswith(
+        "line 3: has no vectors, but line 1 has vectors: one import sends either vectors or only "
+        "texts"
+    )
+    assert send.ids == [1]  # the line before is stored; the state file points past it
+    path.write_text('{"id": 1, "text": "a"}\n{"id": 2, "vector": [1.0], "text": "b"}\n')
+    with pytest.raises(ValueError, match="^line 2: has vectors, but line 1 has only text"):
+        run_import(JsonlSource(path), Recorder(), collection="c", resume=False)
+    warnings: list[str] = []
+    send = Recorder()
+    run_import(
+        JsonlSource(path), send, collection="c", resume=False, skip_bad=True, warn=warnings.append
+    )
+    assert send.ids == [1] and send.batches[0]["texts"] == ["a"]
+    assert send.batches[0]["vectors"] is None
+    assert warnings and warnings[0].startswith("line 2: has vectors")
+
+
+def test_search_with_text_calls_query_with_the_text(fake_client, capsys):
+    assert main(["search", "notes", "--text", "where did I park?", "--limit", "2"]) == 0
+    _, (collection, vector, kwargs) = fake_client.instances[0].calls[0]
+    assert (collection, vector, kwargs["text"], kwargs["limit"]) == (
+        "notes",
+        None,
+        "where did I park?",
+        2,
+    )
+    assert capsys.readouterr().out.splitlines()[0].split() == ["RANK", "ID", "SCORE"]
+    assert main(["search", "docs", "--vector", "[1, 2, 3]"]) == 0
+    _, (_, vector, kwargs) = fake_client.instances[1].calls[0]
+    assert vector.tolist() == [1.0, 2.0, 3.0] and kwargs["text"] is None
+
+
+def test_encode_prints_shapes_and_first_values(fake_client, capsys):
+    from vecdb_client.models import Encoded, SparseVector
+
+    fake_client.encoded = [
+        Encoded(np.arange(8, dtype=np.float32) / 10, False, 3, "minilm", "0123456789abcdef"),
+        Encoded(np.ones((4, 2), dtype=np.float32), True, 4, "minilm", "0123456789abcdef"),
+    ]
+    code = main(
+        ["encode", "--text", "hello world", "--text", "second", "--role", "query", "--model", "m"]
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0].split() == ["TEXT", "SHAPE", "TOKENS", "TRUNCATED", "FIRST", "VALUES"]
+    assert out[1].split() == [
+        "hello", "world", "(8,)", "3", "0.0000", "0.1000", "0.2000", "0.3000", "0.4000", "…",
+    ]  # fmt: skip
+    assert out[2].split() == ["second", "(4,", "2)", "4", "yes", "1.0000", "1.0000"]
+    assert out[3] == "model: minilm (hash 0123456789ab)"
+    assert fake_client.instances[0].calls[0] == (
+        "encode",
+        (["hello world", "second"], "dense", "m", "query"),
+    )
+    fake_client.encoded = [
+        Encoded(
+            SparseVector(np.array([5, 9, 2], np.uint32), np.array([0.5, 2.0, 1.0], np.float32)),
+            False,
+            2,
+            "splade",
+        )
+    ]
+    assert main(["encode", "--text", "red shoes", "--kind", "sparse", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == {
+        "model": "splade",
+        "model_hash": "",
+        "kind": "sparse",
+        "results": [
+            {
+                "text": "red shoes",
+                "shape": [3],
+                "n_tokens": 2,
+                "truncated": False,
+                "vector": {"indices": [5, 9, 2], "values": [0.5, 2.0, 1.0]},
+            }
+        ],
+    }
+    assert main(["encode", "--text", "red shoes", "--kind", "sparse"]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row.split()[2:] == ["3", "terms", "2", "9:2.000", "2:1.000", "5:0.500"]  # heaviest first
+
+
+def test_models_lists_the_servers_models(fake_client, capsys):
+    from vecdb_client.models import ModelInfo
+
+    fake_client.models = [ModelInfo("minilm", "f" * 64, 384, 256, ["dense", "multi"], "cuda")]
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["NAME", "DIM", "MAX", "TOKENS", "KINDS", "DEVICE", "HASH"]
+    assert out[1].split() == ["minilm", "384", "256", "dense,multi", "cuda", "f" * 12]
+    assert main(["models", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["hash"] == "f" * 64
+    fake_client.models = []
+    assert main(["models"]) == 0
+    assert capsys.readouterr().out == "the server serves no encoder models\n"

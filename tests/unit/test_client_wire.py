@@ -43,8 +43,11 @@ from vecdb_client import (
 from vecdb.v1 import collections_service_pb2 as coll_pb
 from vecdb.v1 import collections_service_pb2_grpc as coll_grpc
 from vecdb.v1 import common_pb2 as common_pb
+from vecdb.v1 import encoder_service_pb2 as enc_pb
+from vecdb.v1 import encoder_service_pb2_grpc as enc_grpc
 from vecdb.v1 import points_service_pb2 as points_pb
 from vecdb.v1 import points_service_pb2_grpc as points_grpc
+from vecdb.v1 import query_service_pb2 as query_pb
 
 UUID_A = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 
@@ -508,15 +511,22 @@ def test_records_and_scored_points_decode_to_plain_python() -> None:
     assert rec != Record(UUID_A, {"a": 1}, {"default": np.array([1.0, 3.0], np.float32)}, "hi")
     bare = _wire.record(common_pb.Record(id=common_pb.PointId(num=4)))
     assert bare == Record(4, None, {}, None)
-    plain = _wire.hits(common_pb.ScoredPoints(num_ids=[1, 0], uuid_ids={1: UUID_A}, scores=[0.25, 0.125]))
+    plain = _wire.hits(
+        common_pb.ScoredPoints(num_ids=[1, 0], uuid_ids={1: UUID_A}, scores=[0.25, 0.125])
+    )
     assert plain.ids == [1, UUID_A] and plain.scores.tolist() == [0.25, 0.125] and len(plain) == 2
     hit = plain[0]
     assert (hit.id, hit.score, hit.payload, hit.vectors, hit.text) == (1, 0.25, None, {}, None)
     assert [h.id for h in plain] == [1, UUID_A] and plain == [plain[0], plain[1]]
-    rich = _wire.hits(common_pb.ScoredPoints(
-        num_ids=[7, 8], scores=[1.0, 0.5], payloads_json=['{"a":1}', ""], texts=["t", ""],
-        vectors={"default": _wire.encode_array(np.array([[1, 2], [3, 4]], np.float32))},
-    ))
+    rich = _wire.hits(
+        common_pb.ScoredPoints(
+            num_ids=[7, 8],
+            scores=[1.0, 0.5],
+            payloads_json=['{"a":1}', ""],
+            texts=["t", ""],
+            vectors={"default": _wire.encode_array(np.array([[1, 2], [3, 4]], np.float32))},
+        )
+    )
     assert rich[0].payload == {"a": 1} and rich[1].payload is None and rich.texts == ["t", None]
     assert rich[1].vectors["default"].tolist() == [3, 4] and [h.id for h in rich[1:]] == [8]
     page = _ops._scroll_page(
@@ -736,7 +746,7 @@ def test_no_protobuf_type_in_public_signatures() -> None:
         obj = getattr(vecdb_client, name)
         if inspect.isclass(obj) and hasattr(obj, "__dataclass_fields__"):
             assert "pb2" not in repr(typing.get_type_hints(obj)), name
-    assert checked >= 2 * 18
+    assert checked >= 2 * 20
 
 
 def test_sync_and_async_clients_have_the_same_api() -> None:
@@ -768,6 +778,8 @@ def test_sync_and_async_clients_have_the_same_api() -> None:
             "server_info",
             "stats",
             "checkpoint",
+            "encode",
+            "list_models",
         ]
     )
 
@@ -788,8 +800,11 @@ def test_rpc_table_matches_the_proto() -> None:
 def fake_server(
     collections: coll_grpc.CollectionsServicer | None = None,
     points: points_grpc.PointsServicer | None = None,
+    encoder: enc_grpc.EncoderServicer | None = None,
 ) -> Iterator[str]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    if encoder is not None:
+        enc_grpc.add_EncoderServicer_to_server(encoder, server)  # type: ignore[no-untyped-call]
     if collections is not None:
         add = coll_grpc.add_CollectionsServicer_to_server
         add(collections, server)  # type: ignore[no-untyped-call]
@@ -1070,5 +1085,392 @@ def test_a_limit_below_one_is_refused_client_side(limit: int) -> None:
     from vecdb_client import _ops
 
     with pytest.raises(errors.InvalidArgument, match="limit"):
-        _ops.query("docs", [1.0, 2.0], using="", point=None, filter=None, limit=limit, offset=0, score_threshold=None,
-                   with_payload=False, with_vectors=False, ef=None, exact=False)
+        _ops.query(
+            "docs",
+            [1.0, 2.0],
+            using="",
+            point=None,
+            filter=None,
+            limit=limit,
+            offset=0,
+            score_threshold=None,
+            with_payload=False,
+            with_vectors=False,
+            ef=None,
+            exact=False,
+        )
+
+
+# -- the embedded encoder: text in, vectors computed by the server ---------------------------------
+
+QUERY_KW: dict[str, Any] = {
+    "using": "body",
+    "filter": {"must": [{"key": "lang", "match": {"value": "en"}}]},
+    "limit": 3,
+    "offset": 1,
+    "score_threshold": None,
+    "with_payload": True,
+    "with_vectors": False,
+    "ef": 32,
+    "exact": False,
+}
+
+
+def test_encode_request_names_kind_role_and_model() -> None:
+    call = _ops.encode(["a", "b c"], "multi", "minilm", "query")
+    assert call.rpc is _ops.ENCODE and call.rpc.path == "/vecdb.v1.Encoder/Encode"
+    req = call.request
+    assert list(req.texts) == ["a", "b c"] and req.model == "minilm"
+    assert (req.kind, req.role) == (enc_pb.MULTI, enc_pb.QUERY)
+    default = _ops.encode(("x",), "dense", None, "document").request
+    assert (default.kind, default.role, default.model) == (enc_pb.DENSE, enc_pb.DOCUMENT, "")
+    assert _ops.encode(["x"], "SPARSE", None, "Query").request.kind == enc_pb.SPARSE
+    assert _ops.list_models().request == enc_pb.ListModelsRequest()
+
+
+@pytest.mark.parametrize(
+    ("texts", "kind", "role", "message"),
+    [
+        ("one text", "dense", "document", r"^texts: pass a list of strings, not one string$"),
+        ([], "dense", "document", r"^texts: pass at least one text$"),
+        (["ok", None], "dense", "document", r"^texts\[1\]: must be a str, got NoneType$"),
+        ([b"bytes"], "dense", "document", r"^texts\[0\]: must be a str, got bytes$"),
+        (b"bytes", "dense", "document", r"^texts: must be a list of strings, got bytes$"),
+        ({"a": 1}, "dense", "document", r"^texts: must be a list of strings, got dict$"),
+        (["ok"], "colbert", "document", r"^kind: 'colbert' is not one of dense, multi, sparse$"),
+        (["ok"], "dense", "passage", r"^role: 'passage' is not one of document, query$"),
+    ],
+)
+def test_bad_encode_arguments_are_refused_client_side(
+    texts: Any, kind: str, role: str, message: str
+) -> None:
+    with invalid(message):
+        _ops.encode(texts, kind, None, role)
+
+
+def test_encode_response_becomes_encoded_results() -> None:
+    dense = np.array([0.6, 0.8, 0.0], dtype=np.float32)
+    multi = np.arange(6, dtype=np.float32).reshape(3, 2)
+    response = enc_pb.EncodeResponse(
+        model="minilm",
+        model_hash="abc123",
+        results=[
+            enc_pb.EncodedText(
+                vector=common_pb.VectorInput(dense=_wire.encode_array(dense)), n_tokens=4
+            ),
+            enc_pb.EncodedText(
+                vector=common_pb.VectorInput(multi=_wire.encode_array(multi)),
+                truncated=True,
+                n_tokens=3,
+            ),
+            enc_pb.EncodedText(
+                vector=common_pb.VectorInput(
+                    sparse=common_pb.SparseVector(indices=[7, 2**32 - 1], values=[0.5, 1.25])
+                ),
+                n_tokens=2,
+            ),
+        ],
+    )
+    got = _ops.encode(["a", "b", "c"], "dense", None, "document").parse(response)
+    assert got[0] == models.Encoded(dense, False, 4, "minilm", "abc123")
+    assert got[1].vector.shape == (3, 2) and got[1].truncated and got[1].n_tokens == 3
+    sparse = got[2].vector
+    assert isinstance(sparse, models.SparseVector)
+    assert sparse.indices.dtype == np.uint32 and sparse.values.dtype == np.float32
+    assert sparse.indices.tolist() == [7, 2**32 - 1] and sparse.values.tolist() == [0.5, 1.25]
+    assert got[2] == models.Encoded(
+        models.SparseVector(np.array([7, 2**32 - 1], np.uint32), np.array([0.5, 1.25], np.float32)),
+        False,
+        2,
+        "minilm",
+        "abc123",
+    )
+    with pytest.raises(errors.Internal, match="2 results for 1 texts"):
+        _ops.encode(["a"], "dense", None, "document").parse(
+            enc_pb.EncodeResponse(results=list(response.results)[:2])
+        )
+    with pytest.raises(errors.Internal, match="results\\[0\\].vector: the server sent no vector"):
+        _ops.encode(["a"], "dense", None, "document").parse(
+            enc_pb.EncodeResponse(results=[enc_pb.EncodedText()])
+        )
+
+
+def test_list_models_response_becomes_model_infos() -> None:
+    response = enc_pb.ListModelsResponse(
+        models=[
+            enc_pb.ModelInfo(
+                name="minilm",
+                hash="h1",
+                dim=384,
+                max_tokens=256,
+                kinds=[enc_pb.DENSE, enc_pb.MULTI],
+                device="cuda",
+            ),
+            enc_pb.ModelInfo(name="splade", hash="h2", dim=30522, kinds=[enc_pb.SPARSE]),
+        ]
+    )
+    assert _ops.list_models().parse(response) == [
+        models.ModelInfo("minilm", "h1", 384, 256, ["dense", "multi"], "cuda"),
+        models.ModelInfo("splade", "h2", 30522, 0, ["sparse"], ""),
+    ]
+
+
+def test_text_query_and_model_go_into_the_request() -> None:
+    req = _ops.query("notes", None, point=None, text="where did I park?", **QUERY_KW).request
+    assert req.query.WhichOneof("kind") == "text" and req.query.text == "where did I park?"
+    assert (req.collection, req.using, req.limit, req.offset, req.model) == (
+        "notes",
+        "body",
+        3,
+        1,
+        "",
+    )
+    assert req.filter.must[0].field.key == "lang" and req.params.ef == 32
+    by_vector = _ops.query("notes", [0.1, 0.2], point=None, model="minilm", **QUERY_KW).request
+    assert by_vector.query.WhichOneof("kind") == "vector" and by_vector.model == "minilm"
+    for vector, point, text in (([1.0], None, "t"), (None, 3, "t"), (None, None, None)):
+        with invalid(r"^query: pass exactly one of vector, point, text$"):
+            _ops.query("notes", vector, point=point, text=text, **QUERY_KW)
+    with invalid(r"^text: must be a str, got list$"):
+        _ops.query("notes", None, point=None, text=["a"], **QUERY_KW)  # type: ignore[arg-type]
+    with invalid(r"^model: must be a str or None"):
+        _ops.query("notes", [1.0], point=None, model=3, **QUERY_KW)  # type: ignore[arg-type]
+
+
+def test_query_batch_with_texts_sends_one_query_per_text() -> None:
+    call = _ops.query_batch("notes", None, texts=["parking", "lunch"], model="m", **QUERY_KW)
+    req = call.request
+    assert not req.HasField("template") and not req.HasField("vectors")
+    assert req.collection == "notes" and len(req.queries) == 2
+    for q, text in zip(req.queries, ["parking", "lunch"]):
+        assert q.query.WhichOneof("kind") == "text" and q.query.text == text
+        assert (q.using, q.limit, q.offset, q.with_payload, q.params.ef, q.model) == (
+            "body",
+            3,
+            1,
+            True,
+            32,
+            "m",
+        )
+        assert q.filter.must[0].field.match.keyword == "en"
+    answer = query_pb.QueryBatchResponse(
+        results=[
+            query_pb.QueryResponse(points=common_pb.ScoredPoints(num_ids=[4], scores=[0.9])),
+            query_pb.QueryResponse(points=common_pb.ScoredPoints(num_ids=[], scores=[])),
+        ]
+    )
+    parsed = call.parse(answer)
+    assert [h.ids for h in parsed] == [[4], []]
+    with pytest.raises(errors.Internal, match="1 results for 2 queries"):
+        call.parse(query_pb.QueryBatchResponse(results=list(answer.results)[:1]))
+    compact = _ops.query_batch("notes", np.eye(2), model="m", **QUERY_KW).request
+    assert not compact.queries and compact.template.model == "m"  # vectors keep the compact form
+    assert not compact.template.HasField("query")
+    with invalid(r"^query_batch: pass exactly one of vectors, texts$"):
+        _ops.query_batch("notes", np.eye(2), texts=["a"], **QUERY_KW)
+    with invalid(r"^query_batch: pass exactly one of vectors, texts$"):
+        _ops.query_batch("notes", None, **QUERY_KW)
+    with invalid(r"^texts: pass a list of strings, not one string$"):
+        _ops.query_batch("notes", None, texts="parking", **QUERY_KW)
+
+
+def test_upsert_of_texts_without_vectors() -> None:
+    req = _ops.upsert(
+        "notes", [1, UUID_A], None, [{"body": "x"}, None], ["first", "second"]
+    ).request
+    assert not req.batch.vectors and not req.models
+    assert list(req.batch.texts) == ["first", "second"] and len(req.batch.ids) == 2
+    assert list(req.batch.payloads_json) == ['{"body":"x"}', ""]
+    # The text may live under the field's payload key: payloads alone are enough.
+    by_key = _ops.upsert("notes", [1], None, [{"body": "x"}], None).request
+    assert not by_key.batch.vectors and not by_key.batch.texts
+    with invalid(r"^vectors: pass vectors, or texts \(or payloads holding the text\)"):
+        _ops.upsert("notes", [1], None, None, None)
+    with invalid(r"^texts: has 1 entries for 2 ids$"):
+        _ops.upsert("notes", [1, 2], None, None, ["only one"])
+
+
+def test_models_map_names_the_model_of_supplied_vectors() -> None:
+    req = _ops.upsert(
+        "notes",
+        [1, 2],
+        {"title": np.ones((2, 3))},
+        None,
+        ["a", "b"],  # "body" takes its vectors from these texts
+        {"title": "minilm"},
+    ).request
+    assert dict(req.models) == {"title": "minilm"} and list(req.batch.vectors) == ["title"]
+    bare = _ops.upsert("notes", [1], np.ones((1, 3)), None, None, {"default": "minilm"}).request
+    assert dict(bare.models) == {"default": "minilm"}
+    with invalid(r"^models\['body'\]: names the model of vectors that were not given .*title"):
+        _ops.upsert("notes", [1], {"title": np.ones((1, 3))}, None, ["a"], {"body": "minilm"})
+    with invalid(r"^models\['title'\]: must be a non-empty model name"):
+        _ops.upsert("notes", [1], {"title": np.ones((1, 3))}, None, None, {"title": ""})
+    with invalid(r"^models: must be a dict"):
+        _ops.upsert("notes", [1], np.ones((1, 3)), None, None, ["minilm"])  # type: ignore[arg-type]
+
+
+def test_upload_carries_the_models_map_on_every_message() -> None:
+    plan = _ops.upload(
+        "notes", [1, 2, 3], {"title": np.ones((3, 2))}, None, ["a", "b", "c"], 2, {"title": "m"}
+    )
+    sent = list(plan.requests())
+    assert [n for _, n in sent] == [2, 3]
+    assert all(dict(r.models) == {"title": "m"} for r, _ in sent)
+    assert [list(r.batch.texts) for r, _ in sent] == [["a", "b"], ["c"]]
+    text_only = list(_ops.upload("notes", [1, 2, 3], None, None, ["a", "b", "c"], 2).requests())
+    assert all(not r.batch.vectors and not r.models for r, _ in text_only)
+
+
+def test_update_result_reports_truncated_positions() -> None:
+    msg = common_pb.UpdateResult(sequence=4, count=3, truncated=[0, 2])
+    assert _wire.update_result(msg) == models.UpdateResult(4, 3, [0, 2])
+    assert _wire.update_result(common_pb.UpdateResult(sequence=1, count=1)).truncated == []
+
+
+def test_text_source_in_create_and_collection_info() -> None:
+    source = models.TextSource("minilm", payload_key="body")
+    req = _ops.create_collection(
+        "notes",
+        {"text": VectorParams(text_source=source), "img": VectorParams(512, "dot")},
+        None,
+    ).request
+    text, img = req.vectors
+    assert text.dense.dim == 0 and text.HasField("text_source")
+    assert (text.text_source.model, text.text_source.payload_key) == ("minilm", "body")
+    assert not img.HasField("text_source") and img.dense.dim == 512
+    with invalid(r"^vectors\['default'\].dim: must be at least 1 \(0, the model's dimension"):
+        _ops.create_collection("d", VectorParams(), None)
+    with invalid(r"^vectors\['default'\].text_source: must be a TextSource or None, got str"):
+        _ops.create_collection("d", VectorParams(4, text_source="minilm"), None)  # type: ignore[arg-type]
+    # The server answers with the model's dimension and the recorded hash of its weights.
+    answer = coll_pb.CollectionInfo(name="notes", vectors=list(req.vectors))
+    answer.vectors[0].dense.dim = 384
+    answer.vectors[0].text_source.model_hash = "sha256:1f2e"
+    info = _wire.collection_info(answer)
+    assert info.vectors["text"] == VectorParams(
+        384, text_source=models.TextSource("minilm", "body", "sha256:1f2e")
+    )
+    assert info.vectors["img"].text_source is None
+
+
+class FakeEncoder(enc_grpc.EncoderServicer):
+    """A tiny encoder: dense [len(text), words, 1] (multi: one row per word); a text longer than
+    `window` characters is truncated; model "nope" is unknown."""
+
+    window = 12
+
+    def __init__(self) -> None:
+        self.requests: list[enc_pb.EncodeRequest] = []
+
+    def Encode(self, request: Any, context: grpc.ServicerContext) -> enc_pb.EncodeResponse:
+        self.requests.append(request)
+        if request.model == "nope":
+            context.abort(grpc.StatusCode.NOT_FOUND, "encoder model 'nope' is not served")
+        results = []
+        for text in request.texts:
+            words = text.split()
+            if request.kind == enc_pb.MULTI:
+                vector = common_pb.VectorInput(
+                    multi=_wire.encode_array(np.ones((len(words), 2), np.float32))
+                )
+            else:
+                row = np.array([len(text), len(words), 1], np.float32)
+                vector = common_pb.VectorInput(dense=_wire.encode_array(row))
+            results.append(
+                enc_pb.EncodedText(
+                    vector=vector, truncated=len(text) > self.window, n_tokens=len(words)
+                )
+            )
+        return enc_pb.EncodeResponse(results=results, model=request.model or "tiny", model_hash="h")
+
+    def ListModels(self, request: Any, context: grpc.ServicerContext) -> enc_pb.ListModelsResponse:
+        return enc_pb.ListModelsResponse(
+            models=[enc_pb.ModelInfo(name="tiny", hash="h", dim=3, max_tokens=4, kinds=[1, 2])]
+        )
+
+
+def test_encode_against_a_fake_encoder_server() -> None:
+    fake = FakeEncoder()
+    with fake_server(encoder=fake) as address, Client(address) as client:
+        got = client.encode(["two words", "a much longer text here"], role="query")
+        assert [e.vector.tolist() for e in got] == [[9.0, 2.0, 1.0], [23.0, 5.0, 1.0]]
+        assert [(e.truncated, e.n_tokens, e.model) for e in got] == [
+            (False, 2, "tiny"),
+            (True, 5, "tiny"),
+        ]
+        multi = client.encode(["one two three"], kind="multi", model="tiny")
+        assert multi[0].vector.shape == (3, 2)
+        assert client.list_models() == [models.ModelInfo("tiny", "h", 3, 4, ["dense", "multi"], "")]
+        with pytest.raises(errors.NotFound, match="encoder model 'nope' is not served"):
+            client.encode(["x"], model="nope")
+        with invalid("not one string"):
+            client.encode("x")  # type: ignore[arg-type]  # refused before any call
+    assert [(r.role, r.kind, r.model) for r in fake.requests] == [
+        (enc_pb.QUERY, enc_pb.DENSE, ""),
+        (enc_pb.DOCUMENT, enc_pb.MULTI, "tiny"),
+        (enc_pb.DOCUMENT, enc_pb.DENSE, "nope"),
+    ]
+
+    async def main() -> list[models.Encoded]:
+        async with AsyncClient(address) as client:
+            return await client.encode(["async text"])
+
+    with fake_server(encoder=fake) as address:
+        (one,) = asyncio.run(main())
+    assert one.vector.tolist() == [10.0, 2.0, 1.0] and not one.truncated
+
+
+class TextSink(points_grpc.PointsServicer):
+    """UpsertStream that 'encodes' texts: a text longer than `window` characters is truncated.
+
+    As the server does, it reports positions within the whole stream: each message's positions
+    offset by the points of the messages before it."""
+
+    window = 5
+
+    def __init__(self) -> None:
+        self.messages: list[points_pb.UpsertRequest] = []
+
+    def UpsertStream(
+        self, request_iterator: Any, context: grpc.ServicerContext
+    ) -> common_pb.UpdateResult:
+        before, truncated = 0, []
+        for request in request_iterator:
+            self.messages.append(request)
+            texts = list(request.batch.texts)
+            truncated += [before + i for i, t in enumerate(texts) if len(t) > self.window]
+            before += len(request.batch.ids)
+        return common_pb.UpdateResult(
+            sequence=len(self.messages), count=before, truncated=truncated
+        )
+
+
+def test_upload_of_texts_reports_truncated_positions_within_the_whole_upload() -> None:
+    sink = TextSink()
+    texts = ["short", "a long one", "ok", "tiny", "longer again", "x", "also too long"]
+    with fake_server(points=sink) as address, Client(address) as client:
+        result = client.upload(
+            "notes",
+            list(range(7)),
+            {"title": np.ones((7, 2))},
+            texts=texts,
+            models={"title": "minilm"},
+            batch_size=3,
+        )
+    assert result == models.UpdateResult(sequence=3, count=7, truncated=[1, 4, 6])
+    assert [len(m.batch.ids) for m in sink.messages] == [3, 3, 1]
+    assert all(dict(m.models) == {"title": "minilm"} for m in sink.messages)
+
+    async def main() -> models.UpdateResult:
+        async with AsyncClient(address) as client:
+            return await client.upload("notes", list(range(7)), texts=texts, batch_size=2)
+
+    sink = TextSink()
+    with fake_server(points=sink) as address:
+        assert asyncio.run(main()).truncated == [1, 4, 6]
+    assert all(not m.batch.vectors and not m.models for m in sink.messages)
+    # A position past the upload is a malformed answer, not a silent wrong index.
+    parse = _ops.upload("notes", [1, 2], None, None, ["a", "b"], 1).parse
+    with pytest.raises(errors.Internal, match="truncated position 2 is past the 2 points"):
+        parse(common_pb.UpdateResult(count=2, truncated=[2]))

@@ -123,8 +123,6 @@ def test_create_request_zeros_and_unspecified_become_defaults() -> None:
     [
         (coll_pb.VectorFieldConfig(name="v", dense=coll_pb.DenseParams(
             dim=4, quantization=coll_pb.QuantizationParams(binary=coll_pb.BinaryQuantization(bits=2)))), "issue 4"),
-        (coll_pb.VectorFieldConfig(name="v", dense=coll_pb.DenseParams(dim=4),
-                                   text_source=coll_pb.TextSource(model="minilm")), "issue 3"),
         (coll_pb.VectorFieldConfig(name="v", multivector=coll_pb.MultiVectorParams(dim=4)), "issue 5"),
         (coll_pb.VectorFieldConfig(name="v", sparse=coll_pb.SparseParams(modifier=coll_pb.SparseParams.BM25)), "issue 6"),
     ],
@@ -133,6 +131,17 @@ def test_unbuilt_field_kinds_map_onto_the_schema_and_validate_refuses_them(field
     config = to_domain.collection_config(coll_pb.CreateCollectionRequest(name="c", vectors=[field]))
     with raises(Unimplemented, issue, "'v'"):
         config.validate()
+
+
+def test_text_sources_and_text_queries_convert() -> None:
+    field = coll_pb.VectorFieldConfig(name="v", dense=coll_pb.DenseParams(dim=0),
+                                      text_source=coll_pb.TextSource(model="minilm", payload_key="body"))
+    config = to_domain.collection_config(coll_pb.CreateCollectionRequest(name="c", vectors=[field]))
+    assert config.vectors[0].text_source == TextSource(model="minilm", payload_key="body")
+    req = query_pb.QueryRequest(collection="docs", query=query_pb.QueryInput(text="hello"))
+    q = to_domain.nearest_query(req, None, max_limit=100)
+    assert q.vector is None and q.point is None and to_domain.query_texts(req) == "hello"
+    assert to_domain.query_texts(query_pb.QueryRequest(query=query_pb.QueryInput(point=to_proto.point_id(1)))) is None
 
 
 def test_unbuilt_kinds_keep_their_parameters() -> None:
@@ -508,7 +517,6 @@ def test_with_vectors_resolves_against_the_config() -> None:
 @pytest.mark.parametrize(
     "kind, value, fragments",
     [
-        ("text", "hello", ("query.text", "embedded encoder (issue 3)")),
         ("sparse", common_pb.SparseVector(indices=[1], values=[1.0]), ("query.sparse", "issue 6")),
         ("multi", wire(np.ones((2, 3), "<f4")), ("query.multi", "issue 5")),
     ],

@@ -8,14 +8,15 @@ from typing import Any
 
 from vecdb.cli.common import EpilogFormatter, connect, emit, parse_json_arg
 from vecdb.cli.errors import CommandFailed, UsageError, sdk_error_types, status_name
-from vecdb.cli.output import format_kv, format_table, human_bytes, to_jsonable
+from vecdb.cli.output import format_kv, format_table, human_bytes, short_hash, to_jsonable
 
-__all__ = ["register", "parse_index", "vector_specs"]
+__all__ = ["register", "parse_index", "vector_specs", "check_create", "text_source_summary"]
 
 METRICS = ("cosine", "dot", "l2")
 DTYPES = ("float32", "float16")
 INDEX_TYPES = ("keyword", "integer", "float", "bool")
-_SPEC_KEYS = {"dim", "metric", "storage_dtype", "dtype", "hnsw"}
+_SPEC_KEYS = {"dim", "metric", "storage_dtype", "dtype", "hnsw", "text_source"}
+_TEXT_SOURCE_KEYS = {"model", "payload_key"}
 _HNSW_KEYS = ("m", "ef_construct", "ef")
 
 CREATE_EPILOG = """\
@@ -25,6 +26,14 @@ examples:
   vecdb collection create shop --dim 384 --index color:keyword --index price:float
   vecdb collection create papers --vectors-json \\
       '{"title": {"dim": 384}, "body": {"dim": 768, "metric": "dot", "hnsw": {"m": 32}}}'
+  vecdb collection create notes --text-model all-MiniLM-L6-v2
+  vecdb collection create shop --text-model all-MiniLM-L6-v2 --text-key description
+  vecdb collection create papers --vectors-json \\
+      '{"title": {"text_source": {"model": "all-MiniLM-L6-v2"}}, "body": {"dim": 768}}'
+
+With --text-model the server computes the field's vectors from each point's text (or, with
+--text-key, from that payload key) with its embedded encoder; --dim may be left out: the
+model's dimension. `vecdb models` lists the server's models.
 
 With --vectors-json, --metric, --dtype, --m, --ef-construct and --ef are defaults for the
 fields that do not set them. HNSW values left out use the server defaults (m 16,
@@ -64,8 +73,21 @@ def _positive(text: str) -> int:
     return value
 
 
-def _spec(dim: Any, metric: Any, dtype: Any, hnsw: dict[str, int], where: str) -> dict[str, Any]:
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+def _spec(
+    dim: Any,
+    metric: Any,
+    dtype: Any,
+    hnsw: dict[str, int],
+    where: str,
+    text_source: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    if dim is None and text_source is not None:
+        dim = 0  # the server fills in the model's dimension
+    elif isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        if text_source is not None:
+            raise UsageError(
+                f"{where}: dim must be a positive integer or left out (the model's), got {dim!r}"
+            )
         raise UsageError(f"{where}: dim must be a positive integer, got {dim!r}")
     if metric not in METRICS:
         raise UsageError(f"{where}: metric must be one of {', '.join(METRICS)}, got {metric!r}")
@@ -79,15 +101,51 @@ def _spec(dim: Any, metric: Any, dtype: Any, hnsw: dict[str, int], where: str) -
         "metric": metric,
         "storage_dtype": dtype,
         "hnsw": dict(hnsw) if any(hnsw.values()) else None,
+        "text_source": text_source,
     }
 
 
+def _text_source(value: Any, where: str) -> dict[str, str]:
+    if (
+        not isinstance(value, dict)
+        or set(value) - _TEXT_SOURCE_KEYS
+        or not isinstance(value.get("model"), str)
+        or not value["model"]
+        or not isinstance(value.get("payload_key", ""), str)
+    ):
+        raise UsageError(
+            f'{where}: text_source must be an object like {{"model": "all-MiniLM-L6-v2", '
+            f'"payload_key": "body"}} (payload_key optional), got {value!r}'
+        )
+    return {"model": value["model"], "payload_key": value.get("payload_key", "")}
+
+
+def check_create(args: argparse.Namespace) -> None:
+    """What argparse cannot say about `collection create`: which shape options go together."""
+    if args.dim is None and args.vectors_json is None and args.text_model is None:
+        raise UsageError("one of the arguments --dim --vectors-json --text-model is required")
+    if args.text_model is not None and args.vectors_json is not None:
+        raise UsageError(
+            "--text-model goes with --dim or alone; with --vectors-json give each field a "
+            '"text_source": {"model": ...}'
+        )
+    if args.text_key is not None and args.text_model is None:
+        raise UsageError("--text-key goes with --text-model")
+
+
 def vector_specs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """The vector fields to create, as {name: {dim, metric, storage_dtype, hnsw}} plain dicts."""
+    """The vector fields to create, as {name: {dim, metric, storage_dtype, hnsw, text_source}}
+    plain dicts (dim 0: the text source model's dimension)."""
     defaults = {"m": args.m or 0, "ef_construct": args.ef_construct or 0, "ef": args.ef or 0}
     metric, dtype = args.metric or "cosine", args.dtype or "float32"
+    check_create(args)
     if args.vectors_json is None:
-        return {args.field or "default": _spec(args.dim, metric, dtype, defaults, "--dim")}
+        text_source = None
+        if args.text_model is not None:
+            text_source = {"model": args.text_model, "payload_key": args.text_key or ""}
+        return {
+            args.field or "default": _spec(args.dim, metric, dtype, defaults, "--dim", text_source)
+        }
     if args.field is not None:
         raise UsageError("--field goes with --dim; with --vectors-json the keys name the fields")
     value = parse_json_arg(args.vectors_json, "--vectors-json")
@@ -101,7 +159,8 @@ def vector_specs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         unknown = set(entry) - _SPEC_KEYS
         if unknown:
             raise UsageError(
-                f"{where}: unknown key {min(unknown)!r} (known: dim, metric, storage_dtype, hnsw)"
+                f"{where}: unknown key {min(unknown)!r} (known: dim, metric, storage_dtype, hnsw, "
+                "text_source)"
             )
         hnsw_in = entry.get("hnsw") or {}
         if not isinstance(hnsw_in, dict) or set(hnsw_in) - set(_HNSW_KEYS):
@@ -113,12 +172,13 @@ def vector_specs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             entry.get("storage_dtype", entry.get("dtype", dtype)),
             hnsw,
             where,
+            None if entry.get("text_source") is None else _text_source(entry["text_source"], where),
         )
     return specs
 
 
 def _to_sdk(specs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from vecdb_client import HnswParams, VectorParams
+    from vecdb_client import HnswParams, TextSource, VectorParams
 
     return {
         name: VectorParams(
@@ -126,6 +186,7 @@ def _to_sdk(specs: dict[str, dict[str, Any]]) -> dict[str, Any]:
             metric=s["metric"],
             storage_dtype=s["storage_dtype"],
             hnsw=HnswParams(**s["hnsw"]) if s["hnsw"] else None,
+            text_source=TextSource(**s["text_source"]) if s.get("text_source") else None,
         )
         for name, s in specs.items()
     }
@@ -139,8 +200,24 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def text_source_summary(source: Any) -> str:
+    """'all-MiniLM-L6-v2 (payload "body", hash 1a2b3c4d5e6f)'; "" for no text source."""
+    if source is None:
+        return ""
+    notes = []
+    if source.payload_key:
+        notes.append(f"payload {source.payload_key!r}")
+    if getattr(source, "model_hash", ""):
+        notes.append(f"hash {short_hash(source.model_hash)}")
+    model = source.model or "(server default)"
+    return f"{model} ({', '.join(notes)})" if notes else model
+
+
 def _field_summary(params: Any) -> str:
     parts = [f"{params.dim}d" if getattr(params, "dim", 0) else "", _text(params.metric)]
+    source = getattr(params, "text_source", None)
+    if source is not None:
+        parts.append(f"from text by {source.model or '(server default)'}")
     return " ".join(p for p in parts if p)
 
 
@@ -219,6 +296,9 @@ def run_info(args: argparse.Namespace) -> int:
         "RAM",
         "CHECKPOINT SEQ",
     ]
+    with_text = any(getattr(p, "text_source", None) is not None for p in info.vectors.values())
+    if with_text:
+        headers.append("TEXT SOURCE")
     rows = []
     for name, p in info.vectors.items():
         h, f = p.hnsw, field_stats.get(name)
@@ -237,8 +317,10 @@ def run_info(args: argparse.Namespace) -> int:
                 human_bytes(f.ram_bytes) if f is not None else "",
                 f.checkpoint_sequence if f is not None else None,
             ]
+            + ([text_source_summary(getattr(p, "text_source", None))] if with_text else [])
         )
-    parts = [format_kv(pairs), "", format_table(headers, rows)]
+    widths: list[int | None] = [*(48 for _ in headers[1:]), 64]
+    parts = [format_kv(pairs), "", format_table(headers, rows, max_width=widths)]
     if info.payload_indexes:
         index_rows = [[k, _text(v)] for k, v in info.payload_indexes.items()]
         parts += ["", format_table(["PAYLOAD INDEX", "TYPE"], index_rows)]
@@ -303,9 +385,13 @@ def register(
         formatter_class=EpilogFormatter,
     )
     create.add_argument("name", help="collection name: 1-64 characters from [A-Za-z0-9_-]")
-    shape = create.add_mutually_exclusive_group(required=True)
+    # One of --dim, --vectors-json, --text-model (with or without --dim): see check_create.
+    shape = create.add_mutually_exclusive_group()
     shape.add_argument(
-        "--dim", type=_positive, metavar="N", help="dimension of the single vector field"
+        "--dim",
+        type=_positive,
+        metavar="N",
+        help="dimension of the single vector field (with --text-model: optional)",
     )
     shape.add_argument(
         "--vectors-json",
@@ -315,6 +401,17 @@ def register(
     create.add_argument("--metric", choices=METRICS, help="similarity (default: cosine)")
     create.add_argument("--dtype", choices=DTYPES, help="storage type (default: float32)")
     create.add_argument("--field", metavar="NAME", help='vector field name (default: "default")')
+    create.add_argument(
+        "--text-model",
+        metavar="MODEL",
+        help="the server computes the field's vectors from text with this encoder model "
+        "(see `vecdb models`)",
+    )
+    create.add_argument(
+        "--text-key",
+        metavar="KEY",
+        help='with --text-model: the payload key holding the text (default: the point\'s "text")',
+    )
     create.add_argument(
         "--m", type=_positive, metavar="N", help="HNSW links per node (server default 16)"
     )
@@ -334,7 +431,7 @@ def register(
         metavar="KEY:TYPE",
         help=f"payload index, TYPE one of {', '.join(INDEX_TYPES)}; repeatable",
     )
-    create.set_defaults(func=run_create)
+    create.set_defaults(func=run_create, check=check_create, command_parser=create)
 
     listing = actions.add_parser(
         "list", parents=parents, help="list collections", description="List collections."

@@ -20,7 +20,11 @@ input formats:
   jsonl  one point per line:
            {"id": 1, "vector": [0.1, 0.2, ...], "payload": {"color": "red"}, "text": "..."}
            {"id": "5c56c793-69f3-4fbf-87e6-c4bf54c28c26", "vectors": {"title": [...]}}
-         "vector" goes to --field; "vectors" names the fields. Blank lines are ignored.
+           {"id": 2, "text": "the server encodes this", "payload": {"color": "blue"}}
+         "vector" goes to --field; "vectors" names the fields. A line with "text" and no
+         vectors leaves them to the server's encoder (fields created with --text-model; a
+         field with --text-key reads the text from that payload key); the lines of one file
+         either all carry vectors or all leave them to the server. Blank lines are ignored.
   npy    an (n, dim) array for --field; ids from --ids (an .npy of integers or UUID
          strings) or 0..n-1; payloads from --payloads (JSONL, one object per row)
 
@@ -35,6 +39,7 @@ examples:
   vecdb import docs points.jsonl
   vecdb import docs vectors.npy --ids ids.npy --payloads payloads.jsonl --batch-size 5000
   vecdb import papers papers.jsonl --skip-bad --no-resume
+  vecdb import notes notes.jsonl          # lines of {"id": ..., "text": ...}
 """
 
 
@@ -50,11 +55,19 @@ def summary_line(summary: ImportSummary) -> str:
     return text
 
 
-def _collection_dims(client: Any, collection: str) -> dict[str, int]:
+def _collection_fields(client: Any, collection: str) -> tuple[dict[str, int], dict[str, str]]:
+    """The collection's dense fields -> dimension, and its fields with a text source -> the
+    payload key they read ("" for the point's text)."""
     info = client.get_collection(collection)
-    return {
+    dims = {
         name: int(p.dim) for name, p in info.vectors.items() if int(getattr(p, "dim", 0) or 0) > 0
     }
+    text_fields = {
+        name: str(p.text_source.payload_key or "")
+        for name, p in info.vectors.items()
+        if getattr(p, "text_source", None) is not None
+    }
+    return dims, text_fields
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         tqdm.write(f"warning: {message}", file=sys.stderr)
 
     with connect(args) as client:
-        dims = _collection_dims(client, args.collection)
+        dims, text_fields = _collection_fields(client, args.collection)
         source = open_source(
             args.file,
             format=args.format,
@@ -91,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             payloads_path=args.payloads,
             field=args.field,
             dims=dims,
+            text_fields=text_fields,
         )
 
         def send(ids: Any, vectors: Any, payloads: Any, texts: Any) -> Any:

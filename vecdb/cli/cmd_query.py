@@ -22,6 +22,10 @@ examples:
       --filter '{"must": [{"key": "color", "match": {"value": "red"}},
                           {"key": "price", "range": {"lte": 50}}]}'
   vecdb search docs --vector-file q.npy --exact --json
+  vecdb search notes --text "where did I park?" --limit 3 --with-payload
+
+--text is encoded by the server, as a query, with the model of the field's text source
+(a field created with `vecdb collection create ... --text-model MODEL`).
 
 Filters are Qdrant-style: must / should / must_not lists of conditions (match, any, range,
 has_id, is_empty). --filter @file.json reads the filter from a file.
@@ -72,12 +76,14 @@ def results_table(points: list[Any], *, with_payload: bool) -> str:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    vector = query_vector(args.vector, args.vector_file, args.row)
+    text = args.text
+    vector = None if text is not None else query_vector(args.vector, args.vector_file, args.row)
     query_filter = parse_filter(args.filter)
     with connect(args) as client:
         points = client.query(
             args.collection,
             vector,
+            text=text,
             using=args.field or "",
             filter=query_filter,
             limit=args.limit,
@@ -115,8 +121,9 @@ def register(
     p = sub.add_parser(
         "search",
         parents=parents,
-        help="nearest-neighbour search with one query vector",
-        description="Search a collection with one query vector and print the nearest points.",
+        help="nearest-neighbour search with one query vector or text",
+        description="Search a collection with one query vector, or a text the server encodes, "
+        "and print the nearest points.",
         epilog=SEARCH_EPILOG,
         formatter_class=EpilogFormatter,
     )
@@ -125,6 +132,9 @@ def register(
     query.add_argument("--vector", metavar="JSON", help="the query as a JSON list of numbers")
     query.add_argument(
         "--vector-file", type=Path, metavar="FILE.npy", help="the query from an .npy file"
+    )
+    query.add_argument(
+        "--text", metavar="TEXT", help="the query as text, encoded by the server (text fields)"
     )
     p.add_argument(
         "--row", type=int, default=0, help="which row of a 2-d --vector-file (default: 0)"

@@ -1,7 +1,8 @@
 """Resumable bulk import: stream a source in batches through `send`, recording progress.
 
 `send(ids, vectors, payloads, texts)` stores one batch atomically and durably (the CLI passes
-`Client.upsert`) and returns something with a `sequence` attribute. After each acknowledged batch
+`Client.upsert`) and returns something with a `sequence` attribute; `vectors` is None for a batch
+of text-only lines, whose vectors the server encodes from the texts. After each acknowledged batch
 a small state file next to the input ("<file>.vecdb-import.json") records where reading resumes;
 it is written atomically (temp file, fsync, rename). A rerun with `resume=True` starts from that
 position without reading the rows before it, and the state file is removed once the import
@@ -41,7 +42,7 @@ STATE_VERSION = 1
 Send = Callable[
     [
         Sequence[PointId],
-        dict[str, np.ndarray],
+        dict[str, np.ndarray] | None,
         Sequence[dict[str, Any] | None] | None,
         Sequence[str | None] | None,
     ],

@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from vecdb.cli import cmd_collection, cmd_import, cmd_query, cmd_server
+from vecdb.cli import cmd_collection, cmd_encoder, cmd_import, cmd_query, cmd_server
 from vecdb.cli.common import EpilogFormatter
 from vecdb.cli.errors import CommandFailed, UsageError, format_error, sdk_error_types
 
@@ -28,6 +28,10 @@ examples:
   vecdb collection create docs --dim 384 --metric cosine --index color:keyword
   vecdb import docs points.jsonl
   vecdb search docs --vector-file query.npy --limit 5 --with-payload
+  vecdb collection create notes --text-model all-MiniLM-L6-v2
+  vecdb search notes --text "where did I park?" --limit 3
+  vecdb encode --text "hello world" --kind dense
+  vecdb models
   vecdb count docs --filter '{"must": [{"key": "color", "match": {"value": "red"}}]}'
   vecdb --json collection info docs
   vecdb collection delete docs --yes
@@ -89,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parents = [_global_options(top_level=False)]
-    for module in (cmd_server, cmd_collection, cmd_import, cmd_query):
+    for module in (cmd_server, cmd_collection, cmd_import, cmd_query, cmd_encoder):
         module.register(sub, parents)
     return parser
 
@@ -98,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failure, 2 usage error, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors exit 2 here
+    check = getattr(args, "check", None)  # what argparse cannot express; also exits 2 here
+    if check is not None:
+        try:
+            check(args)
+        except UsageError as exc:
+            args.command_parser.error(str(exc))
     debug = os.environ.get("VECDB_DEBUG") == "1"
     expected: tuple[type[BaseException], ...] = (
         OSError,

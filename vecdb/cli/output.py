@@ -17,6 +17,7 @@ __all__ = [
     "format_table",
     "format_kv",
     "human_bytes",
+    "short_hash",
     "to_jsonable",
     "compact_json",
     "emit_json",
@@ -111,6 +112,11 @@ def human_bytes(n: int | None) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def short_hash(value: str, n: int = 12) -> str:
+    """The first `n` characters of a content hash, past an "algorithm:" prefix if any."""
+    return value.rpartition(":")[2][:n]
 
 
 def to_jsonable(value: Any) -> Any:

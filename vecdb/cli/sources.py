@@ -51,7 +51,8 @@ class BadLine(ValueError):
 
 @dataclass(frozen=True)
 class Record:
-    """One parsed point."""
+    """One parsed point; `vectors` is empty when the point takes its vectors from its text (or a
+    payload key), which the server encodes."""
 
     id: PointId
     vectors: dict[str, np.ndarray]
@@ -68,7 +69,7 @@ class Chunk:
     """
 
     ids: list[PointId]
-    vectors: dict[str, np.ndarray]
+    vectors: dict[str, np.ndarray] | None  # None: the points take their vectors from text
     payloads: list[dict[str, Any] | None] | None  # None: no point of the batch has one
     texts: list[str | None] | None
     position: dict[str, Any]
@@ -146,6 +147,8 @@ def _dense(value: Any, what: str) -> np.ndarray:
 def parse_record(raw: bytes | str, line: int, field: str = "default", where: str = "") -> Record:
     """Parse one JSONL line: {"id", "vector" | "vectors", "payload"?, "text"?}.
 
+    A line without "vector" / "vectors" but with "text" (or a "payload" holding the text under a
+    field's payload key) leaves the vectors to the server's encoder: its `vectors` is empty.
     Raises BadLine naming the line and what is wrong with it.
     """
     try:
@@ -170,8 +173,13 @@ def parse_record(raw: bytes | str, line: int, field: str = "default", where: str
             if not isinstance(named, dict) or not named:
                 raise ValueError('"vectors" must be an object mapping field names to vectors')
             vectors = {str(k): _dense(v, f'"vectors.{k}"') for k, v in named.items()}
+        elif obj.get("text") is not None or obj.get("payload") is not None:
+            vectors = {}  # the server encodes the text of the fields with a text source
         else:
-            raise ValueError('missing "vector" (or "vectors": {"field": [...]})')
+            raise ValueError(
+                'missing "vector" (or "vectors": {"field": [...]}, or "text" for fields the '
+                "server encodes from text)"
+            )
         payload = obj.get("payload")
         if payload is not None and not isinstance(payload, dict):
             raise ValueError('"payload" must be a JSON object')
@@ -229,8 +237,19 @@ def _chunk(records: list[Record], position: dict[str, Any], consumed: int) -> Ch
         payloads = [r.payload for r in records]
     if any(r.text is not None for r in records):
         texts = [r.text for r in records]
-    vectors = _stack(records) if records else {}
+    # A batch holds lines of one kind (JsonlSource.read): all with vectors, or all text only.
+    vectors = _stack(records) if records and records[0].vectors else None
     return Chunk([r.id for r in records], vectors, payloads, texts, position, consumed)
+
+
+def _has_key(payload: dict[str, Any] | None, key: str) -> bool:
+    """Whether `payload` holds a value at the dotted path `key`."""
+    value: Any = payload
+    for part in key.split("."):
+        if not isinstance(value, dict) or value.get(part) is None:
+            return False
+        value = value[part]
+    return True
 
 
 # -------------------------------------------------------------------------------------- JSONL
@@ -242,14 +261,21 @@ class JsonlSource:
     format = "jsonl"
 
     def __init__(
-        self, path: Path, field: str = "default", dims: dict[str, int] | None = None
+        self,
+        path: Path,
+        field: str = "default",
+        dims: dict[str, int] | None = None,
+        text_fields: dict[str, str] | None = None,
     ) -> None:
         """dims: the target collection's dense fields and their dimensions, when known; lines
-        that do not fit them are reported with their line number (line 0: the collection)."""
+        that do not fit them are reported with their line number (line 0: the collection).
+        text_fields: the collection's fields with a text source -> the payload key they read
+        ("" for the point's "text"), when known; lines without vectors are checked against them."""
         self.path = Path(path)
         self.field = field
         self._known = sorted(dims) if dims else None
         self._dims: dict[str, tuple[int, int]] = {k: (v, 0) for k, v in (dims or {}).items()}
+        self._text_fields = text_fields
         self.path.stat()  # fail early with FileNotFoundError
 
     def fingerprint(self) -> dict[str, Any]:
@@ -285,7 +311,29 @@ class JsonlSource:
     def _position(self, offset: int, line: int) -> dict[str, Any]:
         return {"offset": offset, "line": line, "tail_sha256": _tail_digest(self.path, offset)}
 
+    def _check_text(self, record: Record, line: int) -> None:
+        """A line without vectors: the collection must encode its text (when that is known)."""
+        if self._text_fields is None:
+            return
+        if not self._text_fields:
+            raise BadLine(
+                line,
+                'has no "vector", and the collection has no field that takes its vectors from '
+                "text (create one with --text-model)",
+            )
+        for name, key in sorted(self._text_fields.items()):
+            if not key and record.text is None:
+                raise BadLine(line, f'has no "vector" and no "text" for field {name!r}')
+            if key and not _has_key(record.payload, key):
+                raise BadLine(
+                    line,
+                    f'has no "vector" and no "payload" key {key!r}, which field {name!r} '
+                    "reads its text from",
+                )
+
     def _check_dims(self, record: Record, line: int) -> None:
+        if not record.vectors:
+            self._check_text(record, line)
         for name, vector in record.vectors.items():
             if self._known is not None and name not in self._dims:
                 raise BadLine(
@@ -305,6 +353,9 @@ class JsonlSource:
         pending: list[Record] = []
         fields: tuple[str, ...] = ()
         consumed = 0  # lines since the last item yielded
+        # The first line read decides whether lines carry vectors or only text; a line of the
+        # other kind is an error naming both lines (whatever the batch size).
+        kind: tuple[bool, int] | None = None
         with self.path.open("rb") as f:
             f.seek(offset)
             for raw in f:
@@ -316,6 +367,7 @@ class JsonlSource:
                 try:
                     record = parse_record(raw, line, self.field)
                     self._check_dims(record, line)
+                    kind = self._check_kind(record, line, kind)
                 except BadLine as exc:
                     if pending:
                         pos = self._position(offset - len(raw), line - 1)
@@ -335,6 +387,22 @@ class JsonlSource:
                     pending, consumed = [], 0
         if pending or consumed:
             yield _chunk(pending, self._position(offset, line), consumed)
+
+    @staticmethod
+    def _check_kind(record: Record, line: int, kind: tuple[bool, int] | None) -> tuple[bool, int]:
+        has_vectors = bool(record.vectors)
+        if kind is None:
+            return has_vectors, line
+        if kind[0] != has_vectors:
+            this, first = (
+                ("has vectors", "only text") if has_vectors else ("has no vectors", "vectors")
+            )
+            raise BadLine(
+                line,
+                f"{this}, but line {kind[1]} has {first}: one import sends either vectors or "
+                "only texts for the server to encode; split the file",
+            )
+        return kind
 
 
 # ---------------------------------------------------------------------------------------- npy
@@ -539,10 +607,12 @@ def open_source(
     payloads_path: Path | None = None,
     field: str = "default",
     dims: dict[str, int] | None = None,
+    text_fields: dict[str, str] | None = None,
 ) -> JsonlSource | NpySource:
     """The reader for `path`; the format defaults from the extension (.npy, else JSONL).
 
     dims: the target collection's dense fields and dimensions, when known, to check rows early.
+    text_fields: its fields with a text source -> payload key ("" for "text"), when known.
     """
     path = Path(path)
     fmt = format or ("npy" if path.suffix.lower() == ".npy" else "jsonl")
@@ -557,4 +627,4 @@ def open_source(
             "--ids and --payloads go with --format npy; a JSONL line carries its own "
             '"id" and "payload"'
         )
-    return JsonlSource(path, field=field, dims=dims)
+    return JsonlSource(path, field=field, dims=dims, text_fields=text_fields)

@@ -98,13 +98,16 @@ class QuantizationConfig:
 
 @dataclass(frozen=True)
 class TextSource:
-    """Vectors of this field are computed server-side from text by `model` (issue 3).
+    """Vectors of this field are computed server-side from text by the encoder model `model`.
 
     payload_key: the payload key that holds the text; empty means the point's own text.
+    model_hash: the content hash of the model's weights when the field was created; the server
+    refuses writes and queries once its model of that name no longer has this hash.
     """
 
     model: str
     payload_key: str = ""
+    model_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,8 +192,8 @@ class CollectionConfig:
             vf.hnsw.validate(where)
             if vf.quantization is not None:
                 raise Unimplemented(f"quantization on field {vf.name!r}: quantized vectors (issue 4)")
-            if vf.text_source is not None:
-                raise Unimplemented(f"text source on field {vf.name!r}: the embedded encoder (issue 3)")
+            if vf.text_source is not None and not vf.text_source.model:
+                raise InvalidArgument(f"{where}.text_source.model is empty: name an encoder model")
         keys: set[str] = set()
         for pi in self.payload_indexes:
             if not pi.key or any(part == "" for part in pi.key.split(".")):

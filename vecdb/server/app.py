@@ -28,7 +28,8 @@ from vecdb.server.points import PointsService
 from vecdb.server.query import QueryService
 from vecdb.server.settings import Settings, format_address
 from vecdb.server.state import ServerState
-from vecdb.server.unimplemented import CacheService, EncoderService
+from vecdb.server.encoder import EncoderService
+from vecdb.server.unimplemented import CacheService
 from vecdb.v1.admin_service_pb2_grpc import add_AdminServicer_to_server
 from vecdb.v1.cache_service_pb2_grpc import add_CacheServicer_to_server
 from vecdb.v1.collections_service_pb2_grpc import add_CollectionsServicer_to_server
@@ -37,6 +38,7 @@ from vecdb.v1.points_service_pb2_grpc import add_PointsServicer_to_server
 from vecdb.v1.query_service_pb2_grpc import add_QueryServicer_to_server
 
 if TYPE_CHECKING:
+    from vecdb.server.text_fields import TextFields
     from vecdb.engine.database import Database
 
 __all__ = ["VecdbServer", "build_server", "configure_logging", "run_forever"]
@@ -87,7 +89,7 @@ class VecdbServer:
         add_PointsServicer_to_server(PointsService(self._state), self._server)
         add_QueryServicer_to_server(QueryService(self._state), self._server)
         add_AdminServicer_to_server(AdminService(self._state), self._server)
-        add_EncoderServicer_to_server(EncoderService(), self._server)
+        add_EncoderServicer_to_server(EncoderService(self._state), self._server)
         add_CacheServicer_to_server(CacheService(), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
@@ -125,6 +127,7 @@ class VecdbServer:
         if port == 0:
             raise OSError(f"cannot bind {address}: the port is in use or the address is not local")
         self._port = port
+        self._state.set_text_fields(_text_fields(self.settings, self._executors))
         await self._server.start()
         self._open_task = asyncio.create_task(self._open(), name="vecdb-open-database")
         return port
@@ -134,6 +137,9 @@ class VecdbServer:
             db = self._given_database
             if db is None:
                 db = await run_in(self._executors.write, _open_database, self.settings)
+            if self.settings.preload_models:
+                # Health says SERVING only once the default model answers too.
+                await self._state.text_fields.model(None)
             self._state.set_database(db)
             for service in ("", *SERVICE_NAMES):
                 # A service whose every RPC answers UNIMPLEMENTED is not serving anything.
@@ -189,6 +195,7 @@ class VecdbServer:
                 self._checkpoint_task.cancel()
             await self._server.stop(grace)
             self._state.set_closing()
+            await self._state.text_fields.batcher.close()
             if self._open_task is not None:
                 await self._open_task  # an open in progress finishes before close
             loop = asyncio.get_running_loop()
@@ -216,6 +223,22 @@ class VecdbServer:
         except asyncio.TimeoutError:
             return True
         return False
+
+
+def _text_fields(settings: Settings, executors: Executors) -> TextFields:
+    """The encoder: a registry that loads models on first use, and the micro-batcher in front."""
+    from vecdb.encoder import EncoderLimits, MicroBatcher, ModelRegistry, ModelSpec
+    from vecdb.server.text_fields import TextFields
+
+    registry = ModelRegistry(
+        [ModelSpec(name=name, source=source, kind=kind) for name, source, kind in settings.model_specs()],
+        default=settings.default_model,
+        device=settings.device,
+        limits=EncoderLimits(max_texts=settings.max_texts_per_call, max_text_bytes=settings.max_text_bytes),
+    )
+    batcher = MicroBatcher(registry, executors.encoder, max_batch=settings.encoder_max_batch,
+                           max_wait_ms=settings.encoder_max_wait_ms)
+    return TextFields(registry, batcher, executors.encoder)
 
 
 def _open_database(settings: Settings) -> Database:

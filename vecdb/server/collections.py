@@ -22,8 +22,13 @@ class CollectionsService(CollectionsServicer):
         self._state = state
 
     async def Create(self, request: Any, context: aio.ServicerContext) -> Any:
+        """Text-sourced fields are resolved against the encoder first (model name, dimension,
+        weights hash), so the stored config says exactly which model fills them."""
+        config = to_domain.collection_config(request)
+        if any(vf.text_source is not None for vf in config.vectors):
+            config = await self._state.text_fields.resolve(config)
+
         def create() -> Any:
-            config = to_domain.collection_config(request)
             return to_proto.collection_info(self._state.database.create_collection(config))
 
         return await run_in(self._state.executors.write, create)

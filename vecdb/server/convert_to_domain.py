@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from vecdb.encoder import EncodeKind, TextRole
 from vecdb.engine.errors import InvalidArgument, Unimplemented
 from vecdb.engine.filters import (
     MAX_FILTER_DEPTH,
@@ -46,6 +47,7 @@ from vecdb.engine.schema import (
 from vecdb.engine.types import NearestQuery, Payload, PointId, UpsertBatch
 from vecdb.v1 import collections_service_pb2 as coll_pb
 from vecdb.v1 import common_pb2 as common_pb
+from vecdb.v1 import encoder_service_pb2 as encoder_pb
 from vecdb.v1 import points_service_pb2 as points_pb
 from vecdb.v1 import query_service_pb2 as query_pb
 
@@ -570,7 +572,7 @@ def nearest_query(
     elif kind == "sparse":
         raise Unimplemented(f"{prefix}query.sparse: sparse vector queries (issue 6)")
     elif kind == "text":
-        raise Unimplemented(f"{prefix}query.text: text queries through the embedded encoder (issue 3)")
+        pass  # the query servicer encodes it with the field's model (see query_texts)
     else:
         raise InvalidArgument(f"{prefix}query is not set: give a vector or a point id")
     return _with_params(req, config, max_limit=max_limit, prefix=prefix, vector=vector, point=point)
@@ -701,3 +703,27 @@ def delete_selector(req: points_pb.DeletePointsRequest) -> list[PointId] | Filte
             )
         return filt
     raise InvalidArgument(f"delete from {req.collection!r} has no selector: set ids or filter")
+
+
+# ---- encoder ---------------------------------------------------------------------------------
+
+_ENCODE_KINDS = {
+    encoder_pb.ENCODE_KIND_UNSPECIFIED: "dense", encoder_pb.DENSE: "dense",
+    encoder_pb.MULTI: "multi", encoder_pb.SPARSE: "sparse",
+}
+_TEXT_ROLES = {encoder_pb.TEXT_ROLE_UNSPECIFIED: "document", encoder_pb.DOCUMENT: "document", encoder_pb.QUERY: "query"}
+
+
+def encode_args(req: encoder_pb.EncodeRequest) -> tuple[list[str], EncodeKind, str | None, TextRole]:
+    """(texts, kind, model or None for the default, role) of an EncodeRequest. The texts
+    themselves are checked by the encoder (empty, too long, too many)."""
+    if req.kind not in _ENCODE_KINDS:
+        raise InvalidArgument(f"kind = {req.kind} is not a known EncodeKind; use DENSE, MULTI or SPARSE")
+    if req.role not in _TEXT_ROLES:
+        raise InvalidArgument(f"role = {req.role} is not a known TextRole; use DOCUMENT or QUERY")
+    return list(req.texts), EncodeKind(_ENCODE_KINDS[req.kind]), req.model or None, TextRole(_TEXT_ROLES[req.role])
+
+
+def query_texts(req: query_pb.QueryRequest) -> str | None:
+    """The query text of a QueryRequest, when it queries by text."""
+    return req.query.text if req.query.WhichOneof("kind") == "text" else None

@@ -35,6 +35,7 @@ from vecdb.engine.types import (
     ScrollPage,
     UpdateResult,
 )
+from vecdb.encoder import Encoded, EncodeKind, ModelInfo
 from vecdb.v1 import admin_service_pb2 as admin_pb
 from vecdb.v1 import cache_service_pb2 as cache_pb
 from vecdb.v1 import collections_service_pb2 as coll_pb
@@ -46,6 +47,8 @@ from vecdb.v1 import query_service_pb2 as query_pb
 __all__ = [
     "SERVICE_NAMES",
     "UNBUILT_SERVICES",
+    "encode_response",
+    "list_models",
     "checkpoint",
     "collection_info",
     "count",
@@ -73,10 +76,10 @@ SERVICE_NAMES: tuple[str, ...] = tuple(
 """Full names of the vecdb.v1 services ("vecdb.v1.Collections", ...), from the descriptors."""
 
 UNBUILT_SERVICES: frozenset[str] = frozenset(
-    service.full_name for module in (encoder_pb, cache_pb) for service in module.DESCRIPTOR.services_by_name.values()
+    service.full_name for module in (cache_pb,) for service in module.DESCRIPTOR.services_by_name.values()
 )
-"""Services in the API whose every RPC answers UNIMPLEMENTED (issues 3 and 7); health reports
-them NOT_SERVING."""
+"""Services in the API whose every RPC answers UNIMPLEMENTED (issue 7); health reports them
+NOT_SERVING."""
 
 _METRICS = {Metric.COSINE: coll_pb.COSINE, Metric.DOT: coll_pb.DOT, Metric.L2: coll_pb.L2}
 _DTYPES = {StorageDType.FLOAT32: common_pb.FLOAT32, StorageDType.FLOAT16: common_pb.FLOAT16}
@@ -163,8 +166,8 @@ def _fill_hits(msg: common_pb.ScoredPoints, hits: Hits) -> None:
         msg.vectors[name].CopyFrom(vector(arr))
 
 
-def update_result(r: UpdateResult) -> common_pb.UpdateResult:
-    return common_pb.UpdateResult(sequence=r.sequence, count=r.count)
+def update_result(r: UpdateResult, truncated: Iterable[int] = ()) -> common_pb.UpdateResult:
+    return common_pb.UpdateResult(sequence=r.sequence, count=r.count, truncated=list(truncated))
 
 
 def get_points(records: Iterable[Record]) -> points_pb.GetPointsResponse:
@@ -204,7 +207,7 @@ def query_batch_response(results: Iterable[Hits]) -> query_pb.QueryBatchResponse
 def _text_source(ts: TextSource | None) -> coll_pb.TextSource | None:
     if ts is None:
         return None
-    return coll_pb.TextSource(model=ts.model, payload_key=ts.payload_key)
+    return coll_pb.TextSource(model=ts.model, payload_key=ts.payload_key, model_hash=ts.model_hash)
 
 
 def _quantization(q: QuantizationConfig) -> coll_pb.QuantizationParams:
@@ -317,3 +320,37 @@ def server_info(
         max_limit=max_limit,
         max_message_bytes=max_message_bytes,
     )
+
+
+# ---- encoder ---------------------------------------------------------------------------------
+
+_KIND_CODES = {"dense": encoder_pb.DENSE, "multi": encoder_pb.MULTI, "sparse": encoder_pb.SPARSE}
+
+
+def _encoded_vector(target: common_pb.VectorInput, e: Encoded, kind: EncodeKind) -> None:
+    if kind is EncodeKind.DENSE:
+        target.dense.CopyFrom(vector(e.dense))  # type: ignore[arg-type]
+    elif kind is EncodeKind.MULTI:
+        target.multi.CopyFrom(vector(e.multi))  # type: ignore[arg-type]
+    else:
+        assert e.sparse is not None
+        target.sparse.indices.extend(e.sparse.indices.tolist())
+        target.sparse.values.extend(e.sparse.values.tolist())
+
+
+def encode_response(encoded: Iterable[Encoded], kind: EncodeKind, info: ModelInfo) -> encoder_pb.EncodeResponse:
+    msg = encoder_pb.EncodeResponse(model=info.name, model_hash=info.hash)
+    for e in encoded:
+        out = msg.results.add()
+        _encoded_vector(out.vector, e, kind)
+        out.truncated = e.truncated
+        out.n_tokens = e.n_tokens
+    return msg
+
+
+def list_models(infos: Iterable[ModelInfo]) -> encoder_pb.ListModelsResponse:
+    return encoder_pb.ListModelsResponse(models=[
+        encoder_pb.ModelInfo(name=i.name, hash=i.hash, dim=i.dim, max_tokens=i.max_tokens,
+                             kinds=[_KIND_CODES[k.value] for k in i.kinds], device=i.device)
+        for i in infos
+    ])

@@ -23,13 +23,14 @@ import asyncio
 import contextvars
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from grpc import aio
 
-from vecdb.engine.errors import ResourceExhausted, VecdbError
+from vecdb.engine.errors import InvalidArgument, ResourceExhausted, VecdbError
 
 __all__ = [
     "ERROR_NAME_KEY",
@@ -65,6 +66,41 @@ class ServerUnavailable(VecdbError):
 
 
 Behavior = Callable[[Any, aio.ServicerContext], Awaitable[Any]]
+
+
+class _Undecodable:
+    """Stands in for a request message that did not parse, so the handler wrapper can answer
+    INVALID_ARGUMENT with the reason instead of grpc's bare INTERNAL."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _lenient(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserialize is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception as exc:  # protobuf's DecodeError, and whatever a parser may raise
+            return _Undecodable(f"{type(exc).__name__}: {exc}")
+
+    return parse
+
+
+def _undecodable_error(method: str, bad: _Undecodable) -> InvalidArgument:
+    return InvalidArgument(
+        f"the request is not a valid message for {method} ({bad.reason}); string fields must be "
+        "valid UTF-8 and the message must match the vecdb.v1 protos"
+    )
+
+
+async def _checked_stream(method: str, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        if isinstance(request, _Undecodable):
+            raise _undecodable_error(method, request)
+        yield request
 
 
 def _incoming_request_id(context: aio.ServicerContext) -> str:
@@ -106,7 +142,7 @@ class VecdbInterceptor(aio.ServerInterceptor):  # type: ignore[misc,unused-ignor
         )
         guarded = factory(
             wrapped,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_lenient(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
         self._wrapped[method] = (handler, guarded)
@@ -125,6 +161,10 @@ class VecdbInterceptor(aio.ServerInterceptor):  # type: ignore[misc,unused-ignor
                 await _abort(context, method, rid, busy)
             async with self._slots:
                 try:
+                    if isinstance(request, _Undecodable):
+                        raise _undecodable_error(method, request)
+                    if not isinstance(request, Message):  # a client stream: check each message
+                        request = _checked_stream(method, request)
                     response = await behavior(request, context)
                 except aio.AbortError:
                     raise  # the handler aborted on its own; its status stands

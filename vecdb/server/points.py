@@ -26,16 +26,25 @@ class PointsService(PointsServicer):
     def __init__(self, state: ServerState) -> None:
         self._state = state
 
-    def _upsert(self, request: Any) -> UpdateResult:
+    async def _upsert(self, request: Any) -> tuple[UpdateResult, list[int]]:
+        """Convert, fill text-sourced fields through the encoder, write. Returns the result and
+        the positions of points whose text was truncated."""
         settings = self._state.settings
-        batch = to_domain.upsert_batch(
-            request, max_payload_bytes=settings.max_payload_bytes, max_batch_points=settings.max_batch_points
+        db = self._state.database
+        config = db.collection(request.collection).config  # an attribute: no lock on the event loop
+        batch = await run_in(
+            self._state.executors.write, to_domain.upsert_batch, request,
+            max_payload_bytes=settings.max_payload_bytes, max_batch_points=settings.max_batch_points,
         )
-        return self._state.database.collection(request.collection).upsert(batch)
+        truncated: list[int] = []
+        if request.models or any(vf.text_source is not None for vf in config.vectors):
+            batch, truncated = await self._state.text_fields.fill(config, batch, dict(request.models))
+        result = await run_in(self._state.executors.write, db.collection(request.collection).upsert, batch)
+        return result, truncated
 
     async def Upsert(self, request: Any, context: aio.ServicerContext) -> Any:
-        result = await run_in(self._state.executors.write, self._upsert, request)
-        return to_proto.update_result(result)
+        result, truncated = await self._upsert(request)
+        return to_proto.update_result(result, truncated)
 
     async def UpsertStream(self, request_iterator: AsyncIterator[Any], context: aio.ServicerContext) -> Any:
         """Commit each message as its own atomic batch as it arrives; answer with the totals.
@@ -48,6 +57,7 @@ class PointsService(PointsServicer):
         total = 0
         sequence = 0
         index = -1
+        truncated: list[int] = []
         async for request in request_iterator:
             index += 1
             if not collection:
@@ -60,12 +70,13 @@ class PointsService(PointsServicer):
             if not request.collection:
                 request.collection = collection
             try:
-                result = await run_in(self._state.executors.write, self._upsert, request)
+                result, cut = await self._upsert(request)
             except VecdbError as err:
                 raise _in_stream(err, index, total) from None
+            truncated += [total + i for i in cut]  # positions within the whole stream
             total += result.count
             sequence = result.sequence
-        return to_proto.update_result(UpdateResult(sequence=sequence, count=total))
+        return to_proto.update_result(UpdateResult(sequence=sequence, count=total), truncated)
 
     async def Get(self, request: Any, context: aio.ServicerContext) -> Any:
         def get() -> Any:

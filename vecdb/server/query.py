@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from grpc import aio
 
+from vecdb.engine.schema import CollectionConfig
+from vecdb.engine.types import NearestQuery
 from vecdb.server import convert_to_domain as to_domain
 from vecdb.server import convert_to_proto as to_proto
 from vecdb.server.executors import run_in
@@ -20,27 +23,48 @@ class QueryService(QueryServicer):
         self._state = state
 
     async def Query(self, request: Any, context: aio.ServicerContext) -> Any:
-        def query() -> Any:
-            coll = self._state.database.collection(request.collection)
-            config = self._state.config_if(request.collection, to_domain.needs_config(request.with_vectors))
-            q = to_domain.nearest_query(request, config, max_limit=self._state.settings.max_limit)
-            return to_proto.query_response(coll.query(q))
-
-        return await run_in(self._state.executors.search, query)
+        coll = self._state.database.collection(request.collection)
+        config = coll.config
+        q = to_domain.nearest_query(request, config, max_limit=self._state.settings.max_limit)
+        [q] = await self._encode_texts(config, [q], [to_domain.query_texts(request)], [request.model])
+        return await run_in(self._state.executors.search, lambda: to_proto.query_response(coll.query(q)))
 
     async def QueryBatch(self, request: Any, context: aio.ServicerContext) -> Any:
         """All queries are converted first (any error refuses the whole batch), then run in one
         engine call, which can search them together."""
+        settings = self._state.settings
+        coll = self._state.database.collection(request.collection)
+        qs = to_domain.nearest_queries(
+            request, coll.config, max_limit=settings.max_limit, max_queries=settings.max_queries_per_batch
+        )
+        if isinstance(qs, tuple):
+            template, vectors = qs
+            if request.template.model:
+                self._check_model(coll.config, template, request.template.model, "template.model")
+            return await run_in(self._state.executors.search,
+                                lambda: to_proto.query_batch_response(coll.query_many(template, vectors)))
+        qs = await self._encode_texts(coll.config, qs, [to_domain.query_texts(r) for r in request.queries],
+                                      [r.model for r in request.queries])
+        return await run_in(self._state.executors.search,
+                            lambda: to_proto.query_batch_response(coll.query_batch(qs) if qs else []))
 
-        def query_batch() -> Any:
-            settings = self._state.settings
-            coll = self._state.database.collection(request.collection)
-            config = self._state.config_if(request.collection, to_domain.batch_needs_config(request))
-            qs = to_domain.nearest_queries(
-                request, config, max_limit=settings.max_limit, max_queries=settings.max_queries_per_batch
-            )
-            if isinstance(qs, tuple):
-                return to_proto.query_batch_response(coll.query_many(*qs))
-            return to_proto.query_batch_response(coll.query_batch(qs) if qs else [])
+    def _check_model(self, config: CollectionConfig, q: NearestQuery, declared: str, where: str) -> None:
+        self._state.text_fields.check_declared_model(config.resolve_using(q.using), declared, where)
 
-        return await run_in(self._state.executors.search, query_batch)
+    async def _encode_texts(self, config: CollectionConfig, queries: list[NearestQuery], texts: list[str | None],
+                            models: list[str]) -> list[NearestQuery]:
+        """Queries by text get their vectors from their field's model (one encoder call per
+        field); declared models of client-side vectors are checked against the field's."""
+        out = list(queries)
+        by_field: dict[str, list[int]] = {}
+        for i, (q, text, model) in enumerate(zip(queries, texts, models)):
+            where = f"queries[{i}]" if len(queries) > 1 else "query"
+            if model:
+                self._check_model(config, q, model, f"{where}.model")
+            if text is not None:
+                by_field.setdefault(config.resolve_using(q.using).name, []).append(i)
+        for name, members in by_field.items():
+            vectors = await self._state.text_fields.query_vectors(config.field(name), [texts[i] for i in members])
+            for i, vec in zip(members, vectors):
+                out[i] = dataclasses.replace(out[i], vector=vec)
+        return out

@@ -54,6 +54,13 @@ class Settings:
     checkpoint_every_mutations: points changed since the last checkpoint that trigger one.
     exact_scan_threshold: filters admitting at most this many points are answered exactly.
     map_size_bytes: initial LMDB map size per collection (virtual; doubles when full).
+    models: extra encoder models, "name=source" comma-separated (source: a sentence-transformers
+    folder or model id, loaded offline); sparse_models: SPLADE models, the same form.
+    default_model: the encoder model used when a request names none ("minilm": the packaged
+    all-MiniLM-L6-v2). device: where models run, "auto" (CUDA with fp16 when present), "cpu" or
+    "cuda". encoder_max_batch / encoder_max_wait_ms: micro-batching of concurrent encode calls.
+    max_texts_per_call / max_text_bytes: limits on one encode or text upsert. preload_models:
+    load the default model before reporting SERVING (else on first use).
     """
 
     data_dir: Path = Path("./data")
@@ -74,6 +81,15 @@ class Settings:
     checkpoint_every_mutations: int = 50_000
     exact_scan_threshold: int = 2_000
     map_size_bytes: int = 1 << 36
+    models: str = ""
+    sparse_models: str = ""
+    default_model: str = "minilm"
+    device: str = "auto"
+    encoder_max_batch: int = 64
+    encoder_max_wait_ms: float = 2.0
+    max_texts_per_call: int = 256
+    max_text_bytes: int = 64 * 1024
+    preload_models: bool = True
 
     def __post_init__(self) -> None:
         # Coerce here as well, so Settings(port="7000") and Settings(data_dir="x") behave.
@@ -100,6 +116,14 @@ class Settings:
         need(self.checkpoint_every_mutations >= 1, "checkpoint_every_mutations", "use at least 1")
         need(self.exact_scan_threshold >= 0, "exact_scan_threshold", "use 0 or more")
         need(self.map_size_bytes >= 1 << 20, "map_size_bytes", "use at least 1 MiB")
+        need(self.device in ("auto", "cpu", "cuda"), "device", "use auto, cpu or cuda")
+        need(self.encoder_max_batch >= 1, "encoder_max_batch", "use at least 1")
+        need(self.encoder_max_wait_ms >= 0, "encoder_max_wait_ms", "use 0 or more milliseconds")
+        need(self.max_texts_per_call >= 1, "max_texts_per_call", "use at least 1")
+        need(self.max_text_bytes >= 1, "max_text_bytes", "use at least 1")
+        for name in ("models", "sparse_models"):
+            for item in filter(None, (part.strip() for part in getattr(self, name).split(","))):
+                need("=" in item and all(item.split("=", 1)), name, 'use "name=source" pairs separated by commas')
         need(self.grace_period_s >= 0, "grace_period_s", "use 0 or more seconds")
         need(self.checkpoint_interval_s >= 0, "checkpoint_interval_s", "use 0 (off) or more seconds")
         need(
@@ -164,6 +188,15 @@ class Settings:
             map_size_bytes=self.map_size_bytes,
         )
 
+    def model_specs(self) -> list[tuple[str, str, str]]:
+        """(name, source, kind) of every configured encoder model, kind "dense" or "sparse"."""
+        specs = []
+        for attr, kind in (("models", "dense"), ("sparse_models", "sparse")):
+            for item in filter(None, (part.strip() for part in getattr(self, attr).split(","))):
+                name, source = item.split("=", 1)
+                specs.append((name.strip(), source.strip(), kind))
+        return specs
+
     @property
     def address(self) -> str:
         return format_address(self.host, self.port)
@@ -178,8 +211,10 @@ def format_address(host: str, port: int) -> str:
 
 # Each setting's type, read off the dataclass annotations (strings, under postponed evaluation).
 _TYPES: dict[str, type] = {
-    f.name: {"int": int, "float": float, "str": str, "Path": Path}[str(f.type)] for f in dataclasses.fields(Settings)
+    f.name: {"int": int, "float": float, "str": str, "bool": bool, "Path": Path}[str(f.type)]
+    for f in dataclasses.fields(Settings)
 }
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -207,6 +242,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 return float(value.strip())
         elif typ is str and isinstance(value, str):
             return value
+        elif typ is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in _BOOLS:
+                return _BOOLS[value.strip().lower()]
     except ValueError:
         pass
     raise ValueError(f"{source}: setting {name} = {value!r} is not a valid {typ.__name__}")

@@ -16,6 +16,7 @@ from vecdb.server.settings import Settings
 if TYPE_CHECKING:
     from vecdb.engine.database import Database
     from vecdb.engine.schema import CollectionConfig
+    from vecdb.server.text_fields import TextFields
 
 __all__ = ["ServerState"]
 
@@ -27,6 +28,17 @@ class ServerState:
         self._database: Database | None = None
         self._failure: str | None = None
         self._closing = False
+        self._text_fields: TextFields | None = None
+
+    @property
+    def text_fields(self) -> TextFields:
+        """The encoder's side of collections; ServerUnavailable until the server has started it."""
+        if self._text_fields is None:
+            raise ServerUnavailable("the encoder is still starting; retry shortly")
+        return self._text_fields
+
+    def set_text_fields(self, text_fields: TextFields) -> None:
+        self._text_fields = text_fields
 
     @property
     def database(self) -> Database:

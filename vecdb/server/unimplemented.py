@@ -12,23 +12,10 @@ from grpc import aio
 
 from vecdb.engine.errors import Unimplemented
 from vecdb.v1.cache_service_pb2_grpc import CacheServicer
-from vecdb.v1.encoder_service_pb2_grpc import EncoderServicer
 
-__all__ = ["CACHE_CAPABILITY", "ENCODER_CAPABILITY", "CacheService", "EncoderService"]
+__all__ = ["CACHE_CAPABILITY", "CacheService"]
 
-ENCODER_CAPABILITY = "the embedded encoder (issue 3)"
 CACHE_CAPABILITY = "the semantic cache (issue 7)"
-
-
-class EncoderService(EncoderServicer):
-    def _refuse(self) -> NoReturn:
-        raise Unimplemented(ENCODER_CAPABILITY)
-
-    async def Encode(self, request: Any, context: aio.ServicerContext) -> Any:
-        self._refuse()
-
-    async def ListModels(self, request: Any, context: aio.ServicerContext) -> Any:
-        self._refuse()
 
 
 class CacheService(CacheServicer):

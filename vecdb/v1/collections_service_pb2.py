@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from vecdb.v1 import common_pb2 as vecdb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vecdb/v1/collections_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"9\n\nHnswParams\x12\t\n\x01m\x18\x01 \x01(\r\x12\x14\n\x0c\x65\x66_construct\x18\x02 \x01(\r\x12\n\n\x02\x65\x66\x18\x03 \x01(\r\"\xb2\x01\n\x12QuantizationParams\x12*\n\x04int8\x18\x01 \x01(\x0b\x32\x1a.vecdb.v1.Int8QuantizationH\x00\x12.\n\x06\x62inary\x18\x02 \x01(\x0b\x32\x1c.vecdb.v1.BinaryQuantizationH\x00\x12\x14\n\x0coversampling\x18\x03 \x01(\x02\x12\x14\n\x07rescore\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x08\n\x06methodB\n\n\x08_rescore\"\x12\n\x10Int8Quantization\"\xa0\x01\n\x12\x42inaryQuantization\x12\x0c\n\x04\x62its\x18\x01 \x01(\r\x12\x33\n\x06method\x18\x02 \x01(\x0e\x32#.vecdb.v1.BinaryQuantization.Method\"G\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\r\n\tTHRESHOLD\x10\x01\x12\x16\n\x12RECURRENT_RESIDUAL\x10\x02\"\xbc\x01\n\x0b\x44\x65nseParams\x12\x0b\n\x03\x64im\x18\x01 \x01(\r\x12 \n\x06metric\x18\x02 \x01(\x0e\x32\x10.vecdb.v1.Metric\x12&\n\rstorage_dtype\x18\x03 \x01(\x0e\x32\x0f.vecdb.v1.DType\x12\"\n\x04hnsw\x18\x04 \x01(\x0b\x32\x14.vecdb.v1.HnswParams\x12\x32\n\x0cquantization\x18\x05 \x01(\x0b\x32\x1c.vecdb.v1.QuantizationParams\"j\n\x11MultiVectorParams\x12\x0b\n\x03\x64im\x18\x01 \x01(\r\x12 \n\x06metric\x18\x02 \x01(\x0e\x32\x10.vecdb.v1.Metric\x12&\n\rstorage_dtype\x18\x03 \x01(\x0e\x32\x0f.vecdb.v1.DType\"q\n\x0cSparseParams\x12\x31\n\x08modifier\x18\x01 \x01(\x0e\x32\x1f.vecdb.v1.SparseParams.Modifier\".\n\x08Modifier\x12\x18\n\x14MODIFIER_UNSPECIFIED\x10\x00\x12\x08\n\x04\x42M25\x10\x01\"0\n\nTextSource\x12\r\n\x05model\x18\x01 \x01(\t\x12\x13\n\x0bpayload_key\x18\x02 \x01(\t\"\xda\x01\n\x11VectorFieldConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x05\x64\x65nse\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.DenseParamsH\x00\x12\x32\n\x0bmultivector\x18\x03 \x01(\x0b\x32\x1b.vecdb.v1.MultiVectorParamsH\x00\x12(\n\x06sparse\x18\x04 \x01(\x0b\x32\x16.vecdb.v1.SparseParamsH\x00\x12)\n\x0btext_source\x18\x05 \x01(\x0b\x32\x14.vecdb.v1.TextSourceB\x06\n\x04kind\"K\n\x12PayloadIndexConfig\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.vecdb.v1.PayloadIndexType\"\x8c\x01\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x07vectors\x18\x02 \x03(\x0b\x32\x1b.vecdb.v1.VectorFieldConfig\x12\x35\n\x0fpayload_indexes\x18\x03 \x03(\x0b\x32\x1c.vecdb.v1.PayloadIndexConfig\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xab\x01\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x07vectors\x18\x02 \x03(\x0b\x32\x1b.vecdb.v1.VectorFieldConfig\x12\x35\n\x0fpayload_indexes\x18\x03 \x03(\x0b\x32\x1c.vecdb.v1.PayloadIndexConfig\x12\x14\n\x0cpoints_count\x18\x04 \x01(\x04\x12\x10\n\x08sequence\x18\x05 \x01(\x04\"\x18\n\x16ListCollectionsRequest\"H\n\x17ListCollectionsResponse\x12-\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x18.vecdb.v1.CollectionInfo\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"+\n\x18\x44\x65leteCollectionResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\" \n\x0e\x45xistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08*=\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\n\n\x06\x43OSINE\x10\x01\x12\x07\n\x03\x44OT\x10\x02\x12\x06\n\x02L2\x10\x03*e\n\x10PayloadIndexType\x12\"\n\x1ePAYLOAD_INDEX_TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07KEYWORD\x10\x01\x12\x0b\n\x07INTEGER\x10\x02\x12\t\n\x05\x46LOAT\x10\x03\x12\x08\n\x04\x42OOL\x10\x04\x32\xf7\x02\n\x0b\x43ollections\x12\x45\n\x06\x43reate\x12!.vecdb.v1.CreateCollectionRequest\x1a\x18.vecdb.v1.CollectionInfo\x12?\n\x03Get\x12\x1e.vecdb.v1.GetCollectionRequest\x1a\x18.vecdb.v1.CollectionInfo\x12K\n\x04List\x12 .vecdb.v1.ListCollectionsRequest\x1a!.vecdb.v1.ListCollectionsResponse\x12O\n\x06\x44\x65lete\x12!.vecdb.v1.DeleteCollectionRequest\x1a\".vecdb.v1.DeleteCollectionResponse\x12\x42\n\x06\x45xists\x12\x1e.vecdb.v1.GetCollectionRequest\x1a\x18.vecdb.v1.ExistsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vecdb/v1/collections_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"9\n\nHnswParams\x12\t\n\x01m\x18\x01 \x01(\r\x12\x14\n\x0c\x65\x66_construct\x18\x02 \x01(\r\x12\n\n\x02\x65\x66\x18\x03 \x01(\r\"\xb2\x01\n\x12QuantizationParams\x12*\n\x04int8\x18\x01 \x01(\x0b\x32\x1a.vecdb.v1.Int8QuantizationH\x00\x12.\n\x06\x62inary\x18\x02 \x01(\x0b\x32\x1c.vecdb.v1.BinaryQuantizationH\x00\x12\x14\n\x0coversampling\x18\x03 \x01(\x02\x12\x14\n\x07rescore\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x08\n\x06methodB\n\n\x08_rescore\"\x12\n\x10Int8Quantization\"\xa0\x01\n\x12\x42inaryQuantization\x12\x0c\n\x04\x62its\x18\x01 \x01(\r\x12\x33\n\x06method\x18\x02 \x01(\x0e\x32#.vecdb.v1.BinaryQuantization.Method\"G\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\r\n\tTHRESHOLD\x10\x01\x12\x16\n\x12RECURRENT_RESIDUAL\x10\x02\"\xbc\x01\n\x0b\x44\x65nseParams\x12\x0b\n\x03\x64im\x18\x01 \x01(\r\x12 \n\x06metric\x18\x02 \x01(\x0e\x32\x10.vecdb.v1.Metric\x12&\n\rstorage_dtype\x18\x03 \x01(\x0e\x32\x0f.vecdb.v1.DType\x12\"\n\x04hnsw\x18\x04 \x01(\x0b\x32\x14.vecdb.v1.HnswParams\x12\x32\n\x0cquantization\x18\x05 \x01(\x0b\x32\x1c.vecdb.v1.QuantizationParams\"j\n\x11MultiVectorParams\x12\x0b\n\x03\x64im\x18\x01 \x01(\r\x12 \n\x06metric\x18\x02 \x01(\x0e\x32\x10.vecdb.v1.Metric\x12&\n\rstorage_dtype\x18\x03 \x01(\x0e\x32\x0f.vecdb.v1.DType\"q\n\x0cSparseParams\x12\x31\n\x08modifier\x18\x01 \x01(\x0e\x32\x1f.vecdb.v1.SparseParams.Modifier\".\n\x08Modifier\x12\x18\n\x14MODIFIER_UNSPECIFIED\x10\x00\x12\x08\n\x04\x42M25\x10\x01\"D\n\nTextSource\x12\r\n\x05model\x18\x01 \x01(\t\x12\x13\n\x0bpayload_key\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\"\xda\x01\n\x11VectorFieldConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x05\x64\x65nse\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.DenseParamsH\x00\x12\x32\n\x0bmultivector\x18\x03 \x01(\x0b\x32\x1b.vecdb.v1.MultiVectorParamsH\x00\x12(\n\x06sparse\x18\x04 \x01(\x0b\x32\x16.vecdb.v1.SparseParamsH\x00\x12)\n\x0btext_source\x18\x05 \x01(\x0b\x32\x14.vecdb.v1.TextSourceB\x06\n\x04kind\"K\n\x12PayloadIndexConfig\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.vecdb.v1.PayloadIndexType\"\x8c\x01\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x07vectors\x18\x02 \x03(\x0b\x32\x1b.vecdb.v1.VectorFieldConfig\x12\x35\n\x0fpayload_indexes\x18\x03 \x03(\x0b\x32\x1c.vecdb.v1.PayloadIndexConfig\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xab\x01\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x07vectors\x18\x02 \x03(\x0b\x32\x1b.vecdb.v1.VectorFieldConfig\x12\x35\n\x0fpayload_indexes\x18\x03 \x03(\x0b\x32\x1c.vecdb.v1.PayloadIndexConfig\x12\x14\n\x0cpoints_count\x18\x04 \x01(\x04\x12\x10\n\x08sequence\x18\x05 \x01(\x04\"\x18\n\x16ListCollectionsRequest\"H\n\x17ListCollectionsResponse\x12-\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x18.vecdb.v1.CollectionInfo\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"+\n\x18\x44\x65leteCollectionResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\" \n\x0e\x45xistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08*=\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\n\n\x06\x43OSINE\x10\x01\x12\x07\n\x03\x44OT\x10\x02\x12\x06\n\x02L2\x10\x03*e\n\x10PayloadIndexType\x12\"\n\x1ePAYLOAD_INDEX_TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07KEYWORD\x10\x01\x12\x0b\n\x07INTEGER\x10\x02\x12\t\n\x05\x46LOAT\x10\x03\x12\x08\n\x04\x42OOL\x10\x04\x32\xf7\x02\n\x0b\x43ollections\x12\x45\n\x06\x43reate\x12!.vecdb.v1.CreateCollectionRequest\x1a\x18.vecdb.v1.CollectionInfo\x12?\n\x03Get\x12\x1e.vecdb.v1.GetCollectionRequest\x1a\x18.vecdb.v1.CollectionInfo\x12K\n\x04List\x12 .vecdb.v1.ListCollectionsRequest\x1a!.vecdb.v1.ListCollectionsResponse\x12O\n\x06\x44\x65lete\x12!.vecdb.v1.DeleteCollectionRequest\x1a\".vecdb.v1.DeleteCollectionResponse\x12\x42\n\x06\x45xists\x12\x1e.vecdb.v1.GetCollectionRequest\x1a\x18.vecdb.v1.ExistsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vecdb.v1.collections_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_METRIC']._serialized_start=1831
-  _globals['_METRIC']._serialized_end=1892
-  _globals['_PAYLOADINDEXTYPE']._serialized_start=1894
-  _globals['_PAYLOADINDEXTYPE']._serialized_end=1995
+  _globals['_METRIC']._serialized_start=1851
+  _globals['_METRIC']._serialized_end=1912
+  _globals['_PAYLOADINDEXTYPE']._serialized_start=1914
+  _globals['_PAYLOADINDEXTYPE']._serialized_end=2015
   _globals['_HNSWPARAMS']._serialized_start=71
   _globals['_HNSWPARAMS']._serialized_end=128
   _globals['_QUANTIZATIONPARAMS']._serialized_start=131
@@ -55,27 +55,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SPARSEPARAMS_MODIFIER']._serialized_start=860
   _globals['_SPARSEPARAMS_MODIFIER']._serialized_end=906
   _globals['_TEXTSOURCE']._serialized_start=908
-  _globals['_TEXTSOURCE']._serialized_end=956
-  _globals['_VECTORFIELDCONFIG']._serialized_start=959
-  _globals['_VECTORFIELDCONFIG']._serialized_end=1177
-  _globals['_PAYLOADINDEXCONFIG']._serialized_start=1179
-  _globals['_PAYLOADINDEXCONFIG']._serialized_end=1254
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=1257
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=1397
-  _globals['_GETCOLLECTIONREQUEST']._serialized_start=1399
-  _globals['_GETCOLLECTIONREQUEST']._serialized_end=1435
-  _globals['_COLLECTIONINFO']._serialized_start=1438
-  _globals['_COLLECTIONINFO']._serialized_end=1609
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=1611
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=1635
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=1637
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=1709
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=1711
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=1750
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=1752
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=1795
-  _globals['_EXISTSRESPONSE']._serialized_start=1797
-  _globals['_EXISTSRESPONSE']._serialized_end=1829
-  _globals['_COLLECTIONS']._serialized_start=1998
-  _globals['_COLLECTIONS']._serialized_end=2373
+  _globals['_TEXTSOURCE']._serialized_end=976
+  _globals['_VECTORFIELDCONFIG']._serialized_start=979
+  _globals['_VECTORFIELDCONFIG']._serialized_end=1197
+  _globals['_PAYLOADINDEXCONFIG']._serialized_start=1199
+  _globals['_PAYLOADINDEXCONFIG']._serialized_end=1274
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=1277
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=1417
+  _globals['_GETCOLLECTIONREQUEST']._serialized_start=1419
+  _globals['_GETCOLLECTIONREQUEST']._serialized_end=1455
+  _globals['_COLLECTIONINFO']._serialized_start=1458
+  _globals['_COLLECTIONINFO']._serialized_end=1629
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=1631
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=1655
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=1657
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=1729
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=1731
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=1770
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=1772
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=1815
+  _globals['_EXISTSRESPONSE']._serialized_start=1817
+  _globals['_EXISTSRESPONSE']._serialized_end=1849
+  _globals['_COLLECTIONS']._serialized_start=2018
+  _globals['_COLLECTIONS']._serialized_end=2393
 # @@protoc_insertion_point(module_scope)

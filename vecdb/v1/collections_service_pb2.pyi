@@ -111,12 +111,14 @@ class SparseParams(_message.Message):
     def __init__(self, modifier: _Optional[_Union[SparseParams.Modifier, str]] = ...) -> None: ...
 
 class TextSource(_message.Message):
-    __slots__ = ("model", "payload_key")
+    __slots__ = ("model", "payload_key", "model_hash")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_KEY_FIELD_NUMBER: _ClassVar[int]
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
     model: str
     payload_key: str
-    def __init__(self, model: _Optional[str] = ..., payload_key: _Optional[str] = ...) -> None: ...
+    model_hash: str
+    def __init__(self, model: _Optional[str] = ..., payload_key: _Optional[str] = ..., model_hash: _Optional[str] = ...) -> None: ...
 
 class VectorFieldConfig(_message.Message):
     __slots__ = ("name", "dense", "multivector", "sparse", "text_source")

@@ -209,9 +209,11 @@ class IsEmptyCondition(_message.Message):
     def __init__(self, key: _Optional[str] = ...) -> None: ...
 
 class UpdateResult(_message.Message):
-    __slots__ = ("sequence", "count")
+    __slots__ = ("sequence", "count", "truncated")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     count: int
-    def __init__(self, sequence: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+    truncated: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, sequence: _Optional[int] = ..., count: _Optional[int] = ..., truncated: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -25,29 +25,29 @@ _sym_db = _symbol_database.Default()
 from vecdb.v1 import common_pb2 as vecdb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evecdb/v1/encoder_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"s\n\rEncodeRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.vecdb.v1.EncodeKind\x12\r\n\x05model\x18\x03 \x01(\t\x12 \n\x04role\x18\x04 \x01(\x0e\x32\x12.vecdb.v1.TextRole\"G\n\x0b\x45ncodedText\x12%\n\x06vector\x18\x01 \x01(\x0b\x32\x15.vecdb.v1.VectorInput\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"[\n\x0e\x45ncodeResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.vecdb.v1.EncodedText\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\"\x13\n\x11ListModelsRequest\"m\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\x12\x12\n\nmax_tokens\x18\x04 \x01(\r\x12#\n\x05kinds\x18\x05 \x03(\x0e\x32\x14.vecdb.v1.EncodeKind\"9\n\x12ListModelsResponse\x12#\n\x06models\x18\x01 \x03(\x0b\x32\x13.vecdb.v1.ModelInfo*K\n\nEncodeKind\x12\x1b\n\x17\x45NCODE_KIND_UNSPECIFIED\x10\x00\x12\t\n\x05\x44\x45NSE\x10\x01\x12\t\n\x05MULTI\x10\x02\x12\n\n\x06SPARSE\x10\x03*>\n\x08TextRole\x12\x19\n\x15TEXT_ROLE_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x44OCUMENT\x10\x01\x12\t\n\x05QUERY\x10\x02\x32\x8f\x01\n\x07\x45ncoder\x12;\n\x06\x45ncode\x12\x17.vecdb.v1.EncodeRequest\x1a\x18.vecdb.v1.EncodeResponse\x12G\n\nListModels\x12\x1b.vecdb.v1.ListModelsRequest\x1a\x1c.vecdb.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evecdb/v1/encoder_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"s\n\rEncodeRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.vecdb.v1.EncodeKind\x12\r\n\x05model\x18\x03 \x01(\t\x12 \n\x04role\x18\x04 \x01(\x0e\x32\x12.vecdb.v1.TextRole\"Y\n\x0b\x45ncodedText\x12%\n\x06vector\x18\x01 \x01(\x0b\x32\x15.vecdb.v1.VectorInput\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x10\n\x08n_tokens\x18\x03 \x01(\r\"[\n\x0e\x45ncodeResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.vecdb.v1.EncodedText\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\"\x13\n\x11ListModelsRequest\"}\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\x12\x12\n\nmax_tokens\x18\x04 \x01(\r\x12#\n\x05kinds\x18\x05 \x03(\x0e\x32\x14.vecdb.v1.EncodeKind\x12\x0e\n\x06\x64\x65vice\x18\x06 \x01(\t\"9\n\x12ListModelsResponse\x12#\n\x06models\x18\x01 \x03(\x0b\x32\x13.vecdb.v1.ModelInfo*K\n\nEncodeKind\x12\x1b\n\x17\x45NCODE_KIND_UNSPECIFIED\x10\x00\x12\t\n\x05\x44\x45NSE\x10\x01\x12\t\n\x05MULTI\x10\x02\x12\n\n\x06SPARSE\x10\x03*>\n\x08TextRole\x12\x19\n\x15TEXT_ROLE_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x44OCUMENT\x10\x01\x12\t\n\x05QUERY\x10\x02\x32\x8f\x01\n\x07\x45ncoder\x12;\n\x06\x45ncode\x12\x17.vecdb.v1.EncodeRequest\x1a\x18.vecdb.v1.EncodeResponse\x12G\n\nListModels\x12\x1b.vecdb.v1.ListModelsRequest\x1a\x1c.vecdb.v1.ListModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vecdb.v1.encoder_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENCODEKIND']._serialized_start=541
-  _globals['_ENCODEKIND']._serialized_end=616
-  _globals['_TEXTROLE']._serialized_start=618
-  _globals['_TEXTROLE']._serialized_end=680
+  _globals['_ENCODEKIND']._serialized_start=575
+  _globals['_ENCODEKIND']._serialized_end=650
+  _globals['_TEXTROLE']._serialized_start=652
+  _globals['_TEXTROLE']._serialized_end=714
   _globals['_ENCODEREQUEST']._serialized_start=67
   _globals['_ENCODEREQUEST']._serialized_end=182
   _globals['_ENCODEDTEXT']._serialized_start=184
-  _globals['_ENCODEDTEXT']._serialized_end=255
-  _globals['_ENCODERESPONSE']._serialized_start=257
-  _globals['_ENCODERESPONSE']._serialized_end=348
-  _globals['_LISTMODELSREQUEST']._serialized_start=350
-  _globals['_LISTMODELSREQUEST']._serialized_end=369
-  _globals['_MODELINFO']._serialized_start=371
-  _globals['_MODELINFO']._serialized_end=480
-  _globals['_LISTMODELSRESPONSE']._serialized_start=482
-  _globals['_LISTMODELSRESPONSE']._serialized_end=539
-  _globals['_ENCODER']._serialized_start=683
-  _globals['_ENCODER']._serialized_end=826
+  _globals['_ENCODEDTEXT']._serialized_end=273
+  _globals['_ENCODERESPONSE']._serialized_start=275
+  _globals['_ENCODERESPONSE']._serialized_end=366
+  _globals['_LISTMODELSREQUEST']._serialized_start=368
+  _globals['_LISTMODELSREQUEST']._serialized_end=387
+  _globals['_MODELINFO']._serialized_start=389
+  _globals['_MODELINFO']._serialized_end=514
+  _globals['_LISTMODELSRESPONSE']._serialized_start=516
+  _globals['_LISTMODELSRESPONSE']._serialized_end=573
+  _globals['_ENCODER']._serialized_start=717
+  _globals['_ENCODER']._serialized_end=860
 # @@protoc_insertion_point(module_scope)

@@ -41,12 +41,14 @@ class EncodeRequest(_message.Message):
     def __init__(self, texts: _Optional[_Iterable[str]] = ..., kind: _Optional[_Union[EncodeKind, str]] = ..., model: _Optional[str] = ..., role: _Optional[_Union[TextRole, str]] = ...) -> None: ...
 
 class EncodedText(_message.Message):
-    __slots__ = ("vector", "truncated")
+    __slots__ = ("vector", "truncated", "n_tokens")
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    N_TOKENS_FIELD_NUMBER: _ClassVar[int]
     vector: _common_pb2.VectorInput
     truncated: bool
-    def __init__(self, vector: _Optional[_Union[_common_pb2.VectorInput, _Mapping]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+    n_tokens: int
+    def __init__(self, vector: _Optional[_Union[_common_pb2.VectorInput, _Mapping]] = ..., truncated: _Optional[bool] = ..., n_tokens: _Optional[int] = ...) -> None: ...
 
 class EncodeResponse(_message.Message):
     __slots__ = ("results", "model", "model_hash")
@@ -63,18 +65,20 @@ class ListModelsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "hash", "dim", "max_tokens", "kinds")
+    __slots__ = ("name", "hash", "dim", "max_tokens", "kinds", "device")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
     name: str
     hash: str
     dim: int
     max_tokens: int
     kinds: _containers.RepeatedScalarFieldContainer[EncodeKind]
-    def __init__(self, name: _Optional[str] = ..., hash: _Optional[str] = ..., dim: _Optional[int] = ..., max_tokens: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[EncodeKind, str]]] = ...) -> None: ...
+    device: str
+    def __init__(self, name: _Optional[str] = ..., hash: _Optional[str] = ..., dim: _Optional[int] = ..., max_tokens: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[EncodeKind, str]]] = ..., device: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models",)

@@ -26,8 +26,8 @@ if _version_not_supported:
 
 
 class EncoderStub:
-    """Encoder: turn text into vectors with the server's embedded models
-    (issue 3: not implemented yet; every RPC answers UNIMPLEMENTED).
+    """Encoder: turn text into vectors with the server's embedded sentence-transformers models.
+    Concurrent calls are gathered into shared model calls (micro-batching) on the server.
     """
 
     def __init__(self, channel):
@@ -49,8 +49,8 @@ class EncoderStub:
 
 
 class EncoderServicer:
-    """Encoder: turn text into vectors with the server's embedded models
-    (issue 3: not implemented yet; every RPC answers UNIMPLEMENTED).
+    """Encoder: turn text into vectors with the server's embedded sentence-transformers models.
+    Concurrent calls are gathered into shared model calls (micro-batching) on the server.
     """
 
     def Encode(self, request, context):
@@ -87,8 +87,8 @@ def add_EncoderServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Encoder:
-    """Encoder: turn text into vectors with the server's embedded models
-    (issue 3: not implemented yet; every RPC answers UNIMPLEMENTED).
+    """Encoder: turn text into vectors with the server's embedded sentence-transformers models.
+    Concurrent calls are gathered into shared model calls (micro-batching) on the server.
     """
 
     @staticmethod

@@ -27,14 +27,23 @@ class PointBatch(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[_Union[_common_pb2.PointId, _Mapping]]] = ..., vectors: _Optional[_Mapping[str, _common_pb2.Vector]] = ..., payloads_json: _Optional[_Iterable[str]] = ..., texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
-    __slots__ = ("collection", "points", "batch")
+    __slots__ = ("collection", "points", "batch", "models")
+    class ModelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     points: _containers.RepeatedCompositeFieldContainer[_common_pb2.PointStruct]
     batch: PointBatch
-    def __init__(self, collection: _Optional[str] = ..., points: _Optional[_Iterable[_Union[_common_pb2.PointStruct, _Mapping]]] = ..., batch: _Optional[_Union[PointBatch, _Mapping]] = ...) -> None: ...
+    models: _containers.ScalarMap[str, str]
+    def __init__(self, collection: _Optional[str] = ..., points: _Optional[_Iterable[_Union[_common_pb2.PointStruct, _Mapping]]] = ..., batch: _Optional[_Union[PointBatch, _Mapping]] = ..., models: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetPointsRequest(_message.Message):
     __slots__ = ("collection", "ids", "with_payload", "with_vectors")

@@ -77,7 +77,7 @@ class Rerank(_message.Message):
     def __init__(self, using: _Optional[str] = ..., query: _Optional[_Union[QueryInput, _Mapping]] = ...) -> None: ...
 
 class QueryRequest(_message.Message):
-    __slots__ = ("collection", "using", "query", "filter", "limit", "score_threshold", "with_payload", "with_vectors", "params", "prefetch", "fusion", "rerank", "offset")
+    __slots__ = ("collection", "using", "query", "filter", "limit", "score_threshold", "with_payload", "with_vectors", "params", "prefetch", "fusion", "rerank", "offset", "model")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     USING_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,7 @@ class QueryRequest(_message.Message):
     FUSION_FIELD_NUMBER: _ClassVar[int]
     RERANK_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     collection: str
     using: str
     query: QueryInput
@@ -104,7 +105,8 @@ class QueryRequest(_message.Message):
     fusion: Fusion
     rerank: Rerank
     offset: int
-    def __init__(self, collection: _Optional[str] = ..., using: _Optional[str] = ..., query: _Optional[_Union[QueryInput, _Mapping]] = ..., filter: _Optional[_Union[_common_pb2.Filter, _Mapping]] = ..., limit: _Optional[int] = ..., score_threshold: _Optional[float] = ..., with_payload: _Optional[bool] = ..., with_vectors: _Optional[_Union[_common_pb2.WithVectors, _Mapping]] = ..., params: _Optional[_Union[SearchParams, _Mapping]] = ..., prefetch: _Optional[_Iterable[_Union[Prefetch, _Mapping]]] = ..., fusion: _Optional[_Union[Fusion, _Mapping]] = ..., rerank: _Optional[_Union[Rerank, _Mapping]] = ..., offset: _Optional[int] = ...) -> None: ...
+    model: str
+    def __init__(self, collection: _Optional[str] = ..., using: _Optional[str] = ..., query: _Optional[_Union[QueryInput, _Mapping]] = ..., filter: _Optional[_Union[_common_pb2.Filter, _Mapping]] = ..., limit: _Optional[int] = ..., score_threshold: _Optional[float] = ..., with_payload: _Optional[bool] = ..., with_vectors: _Optional[_Union[_common_pb2.WithVectors, _Mapping]] = ..., params: _Optional[_Union[SearchParams, _Mapping]] = ..., prefetch: _Optional[_Iterable[_Union[Prefetch, _Mapping]]] = ..., fusion: _Optional[_Union[Fusion, _Mapping]] = ..., rerank: _Optional[_Union[Rerank, _Mapping]] = ..., offset: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
 
 class QueryResponse(_message.Message):
     __slots__ = ("points",)

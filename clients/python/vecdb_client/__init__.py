@@ -15,6 +15,15 @@ Quick start::
         for hit in hits:
             print(hit.id, hit.score, hit.payload)
 
+Text in, vectors computed by the server's embedded encoder::
+
+    from vecdb_client import TextSource
+
+    client.create_collection("notes", VectorParams(text_source=TextSource("all-MiniLM-L6-v2")))
+    client.upsert("notes", ids=[1, 2], texts=["buy milk", "the car is on level 3"])
+    client.query("notes", text="where did I park?", limit=1).ids   # [2]
+    client.encode(["any text"], kind="dense")[0].vector.shape       # (384,)
+
 The same methods exist as coroutines on `AsyncClient` (``async with AsyncClient(...)``).
 
 - Vectors go in as numpy arrays or (nested) lists and come back as numpy arrays. A bare (n, dim)
@@ -54,14 +63,18 @@ from vecdb_client.errors import (
 from vecdb_client.models import (
     CollectionInfo,
     CollectionStats,
+    Encoded,
     FieldStats,
+    Hits,
     HnswParams,
+    ModelInfo,
     PointId,
     Record,
-    Hits,
     ScoredPoint,
     ScrollPage,
     ServerInfo,
+    SparseVector,
+    TextSource,
     UpdateResult,
     VectorParams,
 )
@@ -74,12 +87,14 @@ __all__ = [
     "CollectionNotFound",
     "CollectionStats",
     "DeadlineExceeded",
+    "Encoded",
     "FailedPrecondition",
     "FieldNotFound",
     "FieldStats",
     "HnswParams",
     "Internal",
     "InvalidArgument",
+    "ModelInfo",
     "NotFound",
     "PermissionDenied",
     "PointId",
@@ -89,6 +104,8 @@ __all__ = [
     "ScoredPoint",
     "ScrollPage",
     "ServerInfo",
+    "SparseVector",
+    "TextSource",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",

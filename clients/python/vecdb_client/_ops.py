@@ -19,10 +19,11 @@ from numpy.typing import ArrayLike
 from vecdb.v1 import admin_service_pb2 as admin_pb
 from vecdb.v1 import collections_service_pb2 as coll_pb
 from vecdb.v1 import common_pb2 as common_pb
+from vecdb.v1 import encoder_service_pb2 as enc_pb
 from vecdb.v1 import points_service_pb2 as points_pb
 from vecdb.v1 import query_service_pb2 as query_pb
 from vecdb_client import _wire, models
-from vecdb_client.errors import InvalidArgument
+from vecdb_client.errors import Internal, InvalidArgument
 
 T = TypeVar("T")
 
@@ -85,6 +86,8 @@ QUERY_BATCH = _rpc("Query", "QueryBatch", query_pb.QueryBatchResponse)
 SERVER_INFO = _rpc("Admin", "ServerInfo", admin_pb.ServerInfoResponse)
 STATS = _rpc("Admin", "Stats", admin_pb.StatsResponse)
 CHECKPOINT = _rpc("Admin", "Checkpoint", admin_pb.CheckpointResponse)
+ENCODE = _rpc("Encoder", "Encode", enc_pb.EncodeResponse)
+LIST_MODELS = _rpc("Encoder", "ListModels", enc_pb.ListModelsResponse)
 HEALTH_CHECK = Rpc("/grpc.health.v1.Health/Check", _raw, _raw)
 
 VECDB_RPCS = (
@@ -104,6 +107,8 @@ VECDB_RPCS = (
     SERVER_INFO,
     STATS,
     CHECKPOINT,
+    ENCODE,
+    LIST_MODELS,
 )
 
 
@@ -187,6 +192,7 @@ def _batch_request(
     arrays: Mapping[str, np.ndarray],
     payloads: Sequence[Any] | None,
     texts: Sequence[Any] | None,
+    model_names: Mapping[str, str],
     first: int = 0,
 ) -> points_pb.UpsertRequest:
     """One column-wise PointBatch of canonical ids; `first` is the index of ids[0] in the
@@ -201,48 +207,80 @@ def _batch_request(
         )
     if texts is not None:
         batch.texts.extend(_wire.text_value(t, f"texts[{first + i}]") for i, t in enumerate(texts))
-    return points_pb.UpsertRequest(collection=collection, batch=batch)
+    return points_pb.UpsertRequest(collection=collection, batch=batch, models=model_names)
+
+
+@dataclass(frozen=True)
+class _Points:
+    """Checked upsert arguments: canonical ids, field -> (n, dim) arrays, the columns, and the
+    field -> model map of the supplied vectors."""
+
+    ids: list[int | str]
+    arrays: dict[str, np.ndarray]
+    payloads: Sequence[Any] | None
+    texts: Sequence[Any] | None
+    model_names: dict[str, str]
 
 
 def _prepare_points(
     collection: str,
     ids: Sequence[int | str],
-    vectors: ArrayLike | Mapping[str, ArrayLike],
+    vectors: ArrayLike | Mapping[str, ArrayLike] | None,
     payloads: Sequence[Any] | None,
     texts: Sequence[Any] | None,
-) -> tuple[list[int | str], dict[str, np.ndarray], Sequence[Any] | None, Sequence[Any] | None]:
+    model_names: Mapping[str, str] | None,
+) -> _Points:
     _wire.check_name(collection, "collection")
     canonical = _wire.canonical_ids(ids)
     n = len(canonical)
-    arrays = _wire.batch_vectors(vectors, n)
-    return canonical, arrays, _wire.column(payloads, n, "payloads"), _wire.column(texts, n, "texts")
+    if vectors is None:
+        # Every field takes its vectors from text: the point's text or a payload key.
+        if texts is None and payloads is None:
+            raise InvalidArgument(
+                "vectors: pass vectors, or texts (or payloads holding the text) for fields that "
+                "take their vectors from text"
+            )
+        arrays: dict[str, np.ndarray] = {}
+    else:
+        arrays = _wire.batch_vectors(vectors, n)
+    return _Points(
+        canonical,
+        arrays,
+        _wire.column(payloads, n, "payloads"),
+        _wire.column(texts, n, "texts"),
+        _wire.models_map(model_names, arrays),
+    )
 
 
 def upsert(
     collection: str,
     ids: Sequence[int | str],
-    vectors: ArrayLike | Mapping[str, ArrayLike],
+    vectors: ArrayLike | Mapping[str, ArrayLike] | None,
     payloads: Sequence[Any] | None,
     texts: Sequence[Any] | None,
+    model_names: Mapping[str, str] | None = None,
 ) -> Call[models.UpdateResult]:
-    canonical, arrays, payloads, texts = _prepare_points(collection, ids, vectors, payloads, texts)
-    request = _batch_request(collection, canonical, arrays, payloads, texts)
+    p = _prepare_points(collection, ids, vectors, payloads, texts, model_names)
+    request = _batch_request(collection, p.ids, p.arrays, p.payloads, p.texts, p.model_names)
     return Call(UPSERT, request, _wire.update_result)
 
 
 def upload(
     collection: str,
     ids: Sequence[int | str],
-    vectors: ArrayLike | Mapping[str, ArrayLike],
+    vectors: ArrayLike | Mapping[str, ArrayLike] | None,
     payloads: Sequence[Any] | None,
     texts: Sequence[Any] | None,
     batch_size: int,
+    model_names: Mapping[str, str] | None = None,
 ) -> Upload:
-    """Ids, shapes and column lengths are checked now; payloads as each batch is built."""
+    """Ids, shapes and column lengths are checked now; payloads as each batch is built. Every
+    message carries the models map."""
     size = _wire.uint32(batch_size, "batch_size")
     if size == 0:
         raise InvalidArgument("batch_size: must be at least 1")
-    canonical, arrays, payloads, texts = _prepare_points(collection, ids, vectors, payloads, texts)
+    p = _prepare_points(collection, ids, vectors, payloads, texts, model_names)
+    canonical, arrays, payloads, texts = p.ids, p.arrays, p.payloads, p.texts
     total = len(canonical)
 
     def requests() -> Iterator[tuple[points_pb.UpsertRequest, int]]:
@@ -255,12 +293,31 @@ def upload(
                     {name: arr[start:stop] for name, arr in arrays.items()},
                     None if payloads is None else payloads[start:stop],
                     None if texts is None else texts[start:stop],
+                    p.model_names,
                     first=start,
                 ),
                 stop,
             )
 
-    return Upload(UPSERT_STREAM, total, requests)
+    return Upload(UPSERT_STREAM, total, requests, _upload_result(total))
+
+
+def _upload_result(total: int) -> Callable[[common_pb.UpdateResult], models.UpdateResult]:
+    """The stream's one answer. Its `truncated` positions are within the whole upload: the
+    server offsets each message's positions by the points of the messages before it (a
+    client-streaming call has one answer, so only the server can); a position past the upload
+    is a malformed answer."""
+
+    def parse(msg: common_pb.UpdateResult) -> models.UpdateResult:
+        result = _wire.update_result(msg)
+        bad = [i for i in result.truncated if i >= total]
+        if bad:
+            raise Internal(
+                f"upload: truncated position {bad[0]} is past the {total} points uploaded"
+            )
+        return result
+
+    return parse
 
 
 def get(
@@ -363,6 +420,20 @@ def _hits(response: query_pb.QueryResponse) -> models.Hits:
     return _wire.hits(response.points)
 
 
+def _model_name(model: object) -> str:
+    if model is None:
+        return ""
+    if not isinstance(model, str):
+        raise InvalidArgument(f"model: must be a str or None, got {type(model).__name__}")
+    return model
+
+
+def _query_text(text: object, where: str) -> str:
+    if not isinstance(text, str):
+        raise InvalidArgument(f"{where}: must be a str, got {type(text).__name__}")
+    return text
+
+
 def query(
     collection: str,
     vector: ArrayLike | None,
@@ -377,9 +448,11 @@ def query(
     with_vectors: bool | Sequence[str],
     ef: int | None,
     exact: bool,
+    text: str | None = None,
+    model: str | None = None,
 ) -> Call[models.Hits]:
-    if (vector is None) == (point is None):
-        raise InvalidArgument("query: pass exactly one of vector, point")
+    if sum(x is not None for x in (vector, point, text)) != 1:
+        raise InvalidArgument("query: pass exactly one of vector, point, text")
     request = _query_request(
         using,
         _wire.build_filter(filter),
@@ -392,8 +465,11 @@ def query(
         exact,
     )
     request.collection = _wire.check_name(collection, "collection")
+    request.model = _model_name(model)
     if point is not None:
         request.query.point.CopyFrom(_wire.point_id(point, "point"))
+    elif text is not None:
+        request.query.text = _query_text(text, "text")
     else:
         assert vector is not None
         request.query.vector.CopyFrom(_wire.encode_vector(vector, "vector"))
@@ -402,7 +478,7 @@ def query(
 
 def query_batch(
     collection: str,
-    vectors: ArrayLike,
+    vectors: ArrayLike | None,
     *,
     using: str,
     filter: Mapping[str, Any] | None,
@@ -413,10 +489,12 @@ def query_batch(
     with_vectors: bool | Sequence[str],
     ef: int | None,
     exact: bool,
+    texts: Sequence[str] | None = None,
+    model: str | None = None,
 ) -> Call[list[models.Hits]]:
-    matrix = _wire.as_array(vectors, "vectors")
-    if matrix.ndim != 2:
-        raise InvalidArgument(f"vectors: expected a 2-D array (q, dim), got shape {matrix.shape}")
+    if (vectors is None) == (texts is None):
+        raise InvalidArgument("query_batch: pass exactly one of vectors, texts")
+    name = _wire.check_name(collection, "collection")
     template = _query_request(
         using,
         _wire.build_filter(filter),
@@ -428,10 +506,53 @@ def query_batch(
         ef,
         exact,
     )
-    # The compact form: one template and one [q, dim] matrix, not one message per query.
-    request = query_pb.QueryBatchRequest(
-        collection=_wire.check_name(collection, "collection"),
-        template=template,
-        vectors=_wire.encode_array(matrix),
+    template.model = _model_name(model)
+    if texts is not None:
+        # One query per text (a text is not a matrix row): the `queries` form, each with the
+        # shared parameters.
+        queries = []
+        for text in _wire.texts_list(texts):
+            q = query_pb.QueryRequest()
+            q.CopyFrom(template)
+            q.query.text = text
+            queries.append(q)
+        request = query_pb.QueryBatchRequest(collection=name, queries=queries)
+        n = len(queries)
+    else:
+        assert vectors is not None
+        matrix = _wire.as_array(vectors, "vectors")
+        if matrix.ndim != 2:
+            raise InvalidArgument(
+                f"vectors: expected a 2-D array (q, dim), got shape {matrix.shape}"
+            )
+        # The compact form: one template and one [q, dim] matrix, not one message per query.
+        request = query_pb.QueryBatchRequest(
+            collection=name, template=template, vectors=_wire.encode_array(matrix)
+        )
+        n = matrix.shape[0]
+    return Call(QUERY_BATCH, request, lambda r: _batch_hits(r, n))
+
+
+def _batch_hits(response: query_pb.QueryBatchResponse, n: int) -> list[models.Hits]:
+    if len(response.results) != n:  # a malformed response
+        raise Internal(f"query_batch: {len(response.results)} results for {n} queries")
+    return [_hits(res) for res in response.results]
+
+
+# -- encoder --------------------------------------------------------------------------------------
+
+
+def encode(
+    texts: Sequence[str], kind: str, model: str | None, role: str
+) -> Call[list[models.Encoded]]:
+    request = _wire.encode_request(texts, kind, model, role)
+    n = len(request.texts)
+    return Call(ENCODE, request, lambda r: _wire.encode_response(r, n))
+
+
+def list_models() -> Call[list[models.ModelInfo]]:
+    return Call(
+        LIST_MODELS,
+        enc_pb.ListModelsRequest(),
+        lambda r: [_wire.model_info(m) for m in r.models],
     )
-    return Call(QUERY_BATCH, request, lambda r: [_hits(res) for res in r.results])

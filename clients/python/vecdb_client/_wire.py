@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike
 from vecdb.v1 import admin_service_pb2 as admin_pb
 from vecdb.v1 import collections_service_pb2 as coll_pb
 from vecdb.v1 import common_pb2 as common_pb
+from vecdb.v1 import encoder_service_pb2 as enc_pb
 from vecdb_client import models
 from vecdb_client.errors import Internal, InvalidArgument, Unimplemented
 
@@ -281,6 +282,47 @@ def text_value(text: object, where: str) -> str:
     return text
 
 
+def texts_list(values: object, where: str = "texts") -> list[str]:
+    """Texts to encode or to query with: a non-empty sequence of str (a bare str is refused: it
+    would otherwise read as one text per character)."""
+    if isinstance(values, str):
+        raise _bad(where, "pass a list of strings, not one string")
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if isinstance(values, (bytes, Mapping)) or not isinstance(values, Sequence):
+        raise _bad(where, f"must be a list of strings, got {type(values).__name__}")
+    if not values:
+        raise _bad(where, "pass at least one text")
+    for i, text in enumerate(values):
+        if not isinstance(text, str):
+            raise _bad(f"{where}[{i}]", f"must be a str, got {type(text).__name__}")
+    return list(values)
+
+
+def models_map(
+    value: Mapping[str, str] | None, fields: Iterable[str], where: str = "models"
+) -> dict[str, str]:
+    """Field -> the model its supplied vectors came from; only fields given vectors can be named."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _bad(where, f"must be a dict of field name -> model name, got {type(value).__name__}")
+    given = set(fields)
+    out: dict[str, str] = {}
+    for name, model in value.items():
+        check_name(name, f"{where} key")
+        if not isinstance(model, str) or not model:
+            raise _bad(f"{where}[{name!r}]", f"must be a non-empty model name, got {model!r}")
+        if name not in given:
+            raise _bad(
+                f"{where}[{name!r}]",
+                "names the model of vectors that were not given for this field "
+                f"(vectors were given for: {', '.join(sorted(given)) or 'no field'})",
+            )
+        out[name] = model
+    return out
+
+
 def column(values: Sequence[Any] | None, n: int, where: str) -> Sequence[Any] | None:
     """A per-point column (payloads, texts): None, or exactly n entries."""
     if values is None:
@@ -471,11 +513,28 @@ def _choice(value: object, table: Mapping[str, E], where: str) -> E:
     raise _bad(where, f"{value!r} is not one of {', '.join(table)}")
 
 
+def _text_source_message(value: object, where: str) -> coll_pb.TextSource:
+    if not isinstance(value, models.TextSource):
+        raise _bad(where, f"must be a TextSource or None, got {type(value).__name__}")
+    for attr in ("model", "payload_key", "model_hash"):
+        if not isinstance(getattr(value, attr), str):
+            raise _bad(f"{where}.{attr}", f"must be a str, got {getattr(value, attr)!r}")
+    return coll_pb.TextSource(
+        model=value.model, payload_key=value.payload_key, model_hash=value.model_hash
+    )
+
+
 def field_config(name: str, params: object, where: str) -> coll_pb.VectorFieldConfig:
     if not isinstance(params, models.VectorParams):
         raise _bad(where, f"must be a VectorParams, got {type(params).__name__}")
+    dim = uint32(params.dim, f"{where}.dim")
+    if dim == 0 and params.text_source is None:
+        raise _bad(
+            f"{where}.dim",
+            "must be at least 1 (0, the model's dimension, needs a text_source)",
+        )
     dense = coll_pb.DenseParams(
-        dim=uint32(params.dim, f"{where}.dim"),
+        dim=dim,
         metric=_choice(params.metric, _METRICS, f"{where}.metric"),
         storage_dtype=_choice(params.storage_dtype, _STORAGE, f"{where}.storage_dtype"),
     )
@@ -488,7 +547,12 @@ def field_config(name: str, params: object, where: str) -> coll_pb.VectorFieldCo
                 ef=uint32(h.ef, f"{where}.hnsw.ef"),
             )
         )
-    return coll_pb.VectorFieldConfig(name=name, dense=dense)
+    config = coll_pb.VectorFieldConfig(name=name, dense=dense)
+    if params.text_source is not None:
+        config.text_source.CopyFrom(
+            _text_source_message(params.text_source, f"{where}.text_source")
+        )
+    return config
 
 
 def create_request(
@@ -526,11 +590,16 @@ def _vector_params(cfg: coll_pb.VectorFieldConfig) -> models.VectorParams:
     hnsw = (
         models.HnswParams(d.hnsw.m, d.hnsw.ef_construct, d.hnsw.ef) if d.HasField("hnsw") else None
     )
+    text_source = None
+    if cfg.HasField("text_source"):
+        ts = cfg.text_source
+        text_source = models.TextSource(ts.model, ts.payload_key, ts.model_hash)
     return models.VectorParams(
         dim=d.dim,
         metric=_METRIC_NAMES.get(d.metric, str(d.metric)),
         storage_dtype=_STORAGE_NAMES.get(d.storage_dtype, str(d.storage_dtype)),
         hnsw=hnsw,
+        text_source=text_source,
     )
 
 
@@ -566,13 +635,83 @@ def hits(msg: common_pb.ScoredPoints) -> models.Hits:
         ids=ids,
         scores=np.fromiter(msg.scores, dtype=np.float32, count=len(msg.scores)),
         payloads=[payload_from_json(p) for p in msg.payloads_json] if msg.payloads_json else None,
-        vectors={name: decode_vector(v, f"vectors[{name!r}]") for name, v in msg.vectors.items()} if msg.vectors else {},
+        vectors={name: decode_vector(v, f"vectors[{name!r}]") for name, v in msg.vectors.items()}
+        if msg.vectors
+        else {},
         texts=[t or None for t in msg.texts] if msg.texts else None,
     )
 
 
 def update_result(msg: common_pb.UpdateResult) -> models.UpdateResult:
-    return models.UpdateResult(sequence=msg.sequence, count=msg.count)
+    return models.UpdateResult(
+        sequence=msg.sequence, count=msg.count, truncated=[int(i) for i in msg.truncated]
+    )
+
+
+# -- encoder --------------------------------------------------------------------------------------
+
+ENCODE_KINDS = {"dense": enc_pb.DENSE, "multi": enc_pb.MULTI, "sparse": enc_pb.SPARSE}
+_KIND_NAMES = {v: k for k, v in ENCODE_KINDS.items()} | {enc_pb.ENCODE_KIND_UNSPECIFIED: "dense"}
+TEXT_ROLES = {"document": enc_pb.DOCUMENT, "query": enc_pb.QUERY}
+
+
+def encode_request(
+    texts: object, kind: object, model: object, role: object
+) -> enc_pb.EncodeRequest:
+    if model is not None and not isinstance(model, str):
+        raise _bad("model", f"must be a str or None, got {type(model).__name__}")
+    return enc_pb.EncodeRequest(
+        texts=texts_list(texts),
+        kind=_choice(kind, ENCODE_KINDS, "kind"),
+        model=model or "",
+        role=_choice(role, TEXT_ROLES, "role"),
+    )
+
+
+def sparse_vector(msg: common_pb.SparseVector) -> models.SparseVector:
+    indices = np.fromiter(msg.indices, dtype=np.uint32, count=len(msg.indices))
+    values = np.fromiter(msg.values, dtype=np.float32, count=len(msg.values))
+    if indices.shape != values.shape:  # a malformed response
+        raise Internal(f"sparse vector: {indices.size} indices but {values.size} values")
+    return models.SparseVector(indices=indices, values=values)
+
+
+def encoded_vector(vi: common_pb.VectorInput, where: str) -> np.ndarray | models.SparseVector:
+    """An encoded text's vector: a dense (dim,) or multi (n_tokens, dim) array, or a SparseVector."""
+    kind = vi.WhichOneof("kind")
+    if kind == "dense":
+        return decode_vector(vi.dense, where)
+    if kind == "multi":
+        return decode_vector(vi.multi, where)
+    if kind == "sparse":
+        return sparse_vector(vi.sparse)
+    raise Internal(f"{where}: the server sent no vector")
+
+
+def encode_response(msg: enc_pb.EncodeResponse, n_texts: int) -> list[models.Encoded]:
+    if len(msg.results) != n_texts:  # a malformed response
+        raise Internal(f"encode: {len(msg.results)} results for {n_texts} texts")
+    return [
+        models.Encoded(
+            vector=encoded_vector(r.vector, f"results[{i}].vector"),
+            truncated=bool(r.truncated),
+            n_tokens=int(r.n_tokens),
+            model=msg.model,
+            model_hash=msg.model_hash,
+        )
+        for i, r in enumerate(msg.results)
+    ]
+
+
+def model_info(msg: enc_pb.ModelInfo) -> models.ModelInfo:
+    return models.ModelInfo(
+        name=msg.name,
+        hash=msg.hash,
+        dim=msg.dim,
+        max_tokens=msg.max_tokens,
+        kinds=[_KIND_NAMES.get(k, str(k)) for k in msg.kinds],
+        device=msg.device,
+    )
 
 
 def server_info(msg: admin_pb.ServerInfoResponse) -> models.ServerInfo:

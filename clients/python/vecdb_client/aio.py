@@ -21,6 +21,8 @@ from vecdb_client.errors import VecdbError
 from vecdb_client.models import (
     CollectionInfo,
     CollectionStats,
+    Encoded,
+    ModelInfo,
     Record,
     Hits,
     ScrollPage,
@@ -240,27 +242,34 @@ class AsyncClient:
         self,
         collection: str,
         ids: Sequence[int | str],
-        vectors: ArrayLike | Mapping[str, ArrayLike],
+        vectors: ArrayLike | Mapping[str, ArrayLike] | None = None,
         *,
         payloads: Sequence[dict[str, Any] | None] | None = None,
         texts: Sequence[str | None] | None = None,
+        models: Mapping[str, str] | None = None,
         timeout: Timeout = ...,
     ) -> UpdateResult:
-        """Insert or replace points in one atomic request (a bare array is the field "default").
+        """Insert or replace points in one atomic request (a bare array is the field "default";
+        vectors=None when every field takes its vectors from `texts` or a payload key).
 
         >>> await client.upsert("docs", [1, 2], np.random.rand(2, 384))
-        UpdateResult(sequence=7, count=2)
+        UpdateResult(sequence=7, count=2, truncated=[])
+        >>> await client.upsert("notes", [1, 2], texts=["first note", "second note"])
+        UpdateResult(sequence=8, count=2, truncated=[])
         """
-        return await self._unary(_ops.upsert(collection, ids, vectors, payloads, texts), timeout)
+        return await self._unary(
+            _ops.upsert(collection, ids, vectors, payloads, texts, models), timeout
+        )
 
     async def upload(
         self,
         collection: str,
         ids: Sequence[int | str],
-        vectors: ArrayLike | Mapping[str, ArrayLike],
+        vectors: ArrayLike | Mapping[str, ArrayLike] | None = None,
         *,
         payloads: Sequence[dict[str, Any] | None] | None = None,
         texts: Sequence[str | None] | None = None,
+        models: Mapping[str, str] | None = None,
         batch_size: int = 1000,
         progress: Callable[[int], None] | None = None,
         timeout: Timeout = ...,
@@ -268,12 +277,13 @@ class AsyncClient:
         """Bulk-load points over one client stream, `batch_size` points per atomic batch.
 
         `progress(points_sent_so_far)` runs on the event loop after each batch is written. The
-        timeout covers the whole stream; the stream is never retried.
+        timeout covers the whole stream; the stream is never retried. `models` goes with every
+        batch; `truncated` positions are within the whole upload.
 
         >>> await client.upload("docs", ids, vectors, batch_size=5000, timeout=None)
-        UpdateResult(sequence=20, count=100000)
+        UpdateResult(sequence=20, count=100000, truncated=[])
         """
-        plan = _ops.upload(collection, ids, vectors, payloads, texts, batch_size)
+        plan = _ops.upload(collection, ids, vectors, payloads, texts, batch_size, models)
         return await self._stream(plan, progress, timeout)
 
     async def get(
@@ -343,6 +353,8 @@ class AsyncClient:
         collection: str,
         vector: ArrayLike | None = None,
         *,
+        text: str | None = None,
+        model: str | None = None,
         using: str = "",
         point: int | str | None = None,
         filter: dict[str, Any] | None = None,
@@ -355,9 +367,11 @@ class AsyncClient:
         exact: bool = False,
         timeout: Timeout = ...,
     ) -> Hits:
-        """Nearest neighbours of `vector` (or of the stored vector of `point`), best first.
+        """Nearest neighbours of `vector`, of the stored vector of `point`, or of `text`
+        (encoded by the server with the field's model), best first; exactly one of the three.
 
         >>> hits = await client.query("docs", q, limit=5, with_payload=True)
+        >>> hits = await client.query("notes", text="where did I park?", limit=3)
         """
         return await self._unary(
             _ops.query(
@@ -365,6 +379,8 @@ class AsyncClient:
                 vector,
                 using=using,
                 point=point,
+                text=text,
+                model=model,
                 filter=filter,
                 limit=limit,
                 offset=offset,
@@ -380,8 +396,10 @@ class AsyncClient:
     async def query_batch(
         self,
         collection: str,
-        vectors: ArrayLike,
+        vectors: ArrayLike | None = None,
         *,
+        texts: Sequence[str] | None = None,
+        model: str | None = None,
         using: str = "",
         filter: dict[str, Any] | None = None,
         limit: int = 10,
@@ -393,15 +411,19 @@ class AsyncClient:
         exact: bool = False,
         timeout: Timeout = ...,
     ) -> list[Hits]:
-        """One query per row of a (q, dim) array, in one call; answers in row order.
+        """Many queries in one call, answers in order: one per row of `vectors` (q, dim), or one
+        per text of `texts` (exactly one of the two).
 
         >>> batches = await client.query_batch("docs", np.random.rand(3, 384), limit=5)
+        >>> batches = await client.query_batch("notes", texts=["parking", "lunch"], limit=2)
         """
         return await self._unary(
             _ops.query_batch(
                 collection,
                 vectors,
                 using=using,
+                texts=texts,
+                model=model,
                 filter=filter,
                 limit=limit,
                 offset=offset,
@@ -413,3 +435,32 @@ class AsyncClient:
             ),
             timeout,
         )
+
+    # -- encoder ----------------------------------------------------------------------------------
+
+    async def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        kind: str = "dense",
+        model: str | None = None,
+        role: str = "document",
+        timeout: Timeout = ...,
+    ) -> list[Encoded]:
+        """Encode texts with the server's embedded encoder; one `Encoded` per text, in order.
+
+        kind: "dense" | "multi" | "sparse"; model: None for the server's default; role:
+        "document" | "query". texts must be a list of str.
+
+        >>> [e.vector.shape for e in await client.encode(["a short text", "another"])]
+        [(384,), (384,)]
+        """
+        return await self._unary(_ops.encode(texts, kind, model, role), timeout)
+
+    async def list_models(self, *, timeout: Timeout = ...) -> list[ModelInfo]:
+        """The encoder models the server serves, with their dimension, window and content hash.
+
+        >>> [m.name for m in await client.list_models()]
+        ['all-MiniLM-L6-v2']
+        """
+        return await self._unary(_ops.list_models(), timeout)

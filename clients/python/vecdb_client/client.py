@@ -21,6 +21,8 @@ from vecdb_client.errors import VecdbError
 from vecdb_client.models import (
     CollectionInfo,
     CollectionStats,
+    Encoded,
+    ModelInfo,
     Record,
     Hits,
     ScrollPage,
@@ -259,44 +261,56 @@ class Client:
         self,
         collection: str,
         ids: Sequence[int | str],
-        vectors: ArrayLike | Mapping[str, ArrayLike],
+        vectors: ArrayLike | Mapping[str, ArrayLike] | None = None,
         *,
         payloads: Sequence[dict[str, Any] | None] | None = None,
         texts: Sequence[str | None] | None = None,
+        models: Mapping[str, str] | None = None,
         timeout: Timeout = ...,
     ) -> UpdateResult:
         """Insert or replace points in one atomic request.
 
-        vectors: an (n, dim) array for the field "default", or {field name: (n, dim) array}.
+        vectors: an (n, dim) array for the field "default", or {field name: (n, dim) array};
+        None when every field takes its vectors from text (a field with a text source left out
+        of `vectors` is encoded by the server from `texts`, or from the payload key it names).
         ids: ints in 0..2**64-1 or UUID strings. payloads / texts: one entry per id (or None).
+        models: for vectors given for a field with a text source, {field: the model they came
+        from}; it must be the field's model. The result's `truncated` lists the positions of the
+        points whose text was cut to the model window.
 
         >>> client.upsert("docs", [1, 2], np.random.rand(2, 384), payloads=[{"lang": "en"}, None])
-        UpdateResult(sequence=7, count=2)
+        UpdateResult(sequence=7, count=2, truncated=[])
+        >>> client.upsert("notes", [1, 2], texts=["first note", "second note"])
+        UpdateResult(sequence=8, count=2, truncated=[])
         """
-        return self._unary(_ops.upsert(collection, ids, vectors, payloads, texts), timeout)
+        return self._unary(_ops.upsert(collection, ids, vectors, payloads, texts, models), timeout)
 
     def upload(
         self,
         collection: str,
         ids: Sequence[int | str],
-        vectors: ArrayLike | Mapping[str, ArrayLike],
+        vectors: ArrayLike | Mapping[str, ArrayLike] | None = None,
         *,
         payloads: Sequence[dict[str, Any] | None] | None = None,
         texts: Sequence[str | None] | None = None,
+        models: Mapping[str, str] | None = None,
         batch_size: int = 1000,
         progress: Callable[[int], None] | None = None,
         timeout: Timeout = ...,
     ) -> UpdateResult:
         """Bulk-load points over one client stream, `batch_size` points per atomic batch.
 
-        Arguments as for `upsert`. `progress(points_sent_so_far)` is called after each batch (on
-        a gRPC thread). The timeout covers the whole stream: pass timeout=None for long loads.
-        The stream is not retried; if it fails, the batches committed before stay committed.
+        Arguments as for `upsert`; `models` goes with every batch. `progress(points_sent_so_far)`
+        is called after each batch (on a gRPC thread). The timeout covers the whole stream: pass
+        timeout=None for long loads. The stream is not retried; if it fails, the batches
+        committed before stay committed. `truncated` positions are within the whole upload.
 
         >>> client.upload("docs", ids, vectors, batch_size=5000, progress=print, timeout=None)
-        UpdateResult(sequence=20, count=100000)
+        UpdateResult(sequence=20, count=100000, truncated=[])
+        >>> client.upload("notes", ids, texts=texts, batch_size=256, timeout=None).truncated
+        [1021, 4410]
         """
-        plan = _ops.upload(collection, ids, vectors, payloads, texts, batch_size)
+        plan = _ops.upload(collection, ids, vectors, payloads, texts, batch_size, models)
         return self._stream(plan, progress, timeout)
 
     def get(
@@ -370,6 +384,8 @@ class Client:
         collection: str,
         vector: ArrayLike | None = None,
         *,
+        text: str | None = None,
+        model: str | None = None,
         using: str = "",
         point: int | str | None = None,
         filter: dict[str, Any] | None = None,
@@ -382,16 +398,21 @@ class Client:
         exact: bool = False,
         timeout: Timeout = ...,
     ) -> Hits:
-        """Nearest neighbours of `vector` (or of the stored vector of `point`), best first.
+        """Nearest neighbours of `vector`, of the stored vector of `point`, or of `text`, best
+        first; exactly one of the three.
 
-        using: the vector field ("" when the collection has one). score_threshold: minimum
-        score for cosine / dot, maximum distance for l2. ef: HNSW search breadth; exact: brute
-        force.
+        text: encoded by the server, as a query, with the model of the field's text source.
+        model: the model a query `vector` came from (`encode(..., role="query")`); when set, the
+        server checks it is the field's model. using: the vector field ("" when the collection
+        has one). score_threshold: minimum score for cosine / dot, maximum distance for l2.
+        ef: HNSW search breadth; exact: brute force.
 
         >>> hits = client.query("docs", q, limit=5, filter={"must": [{"key": "lang",
         ...                     "match": {"value": "en"}}]}, with_payload=True)
         >>> [(h.id, round(h.score, 3)) for h in hits]
         [(17, 0.912), (3, 0.874), ...]
+        >>> client.query("notes", text="where did I park?", limit=3).ids
+        [12, 40, 7]
         """
         return self._unary(
             _ops.query(
@@ -399,6 +420,8 @@ class Client:
                 vector,
                 using=using,
                 point=point,
+                text=text,
+                model=model,
                 filter=filter,
                 limit=limit,
                 offset=offset,
@@ -414,8 +437,10 @@ class Client:
     def query_batch(
         self,
         collection: str,
-        vectors: ArrayLike,
+        vectors: ArrayLike | None = None,
         *,
+        texts: Sequence[str] | None = None,
+        model: str | None = None,
         using: str = "",
         filter: dict[str, Any] | None = None,
         limit: int = 10,
@@ -427,16 +452,22 @@ class Client:
         exact: bool = False,
         timeout: Timeout = ...,
     ) -> list[Hits]:
-        """One query per row of a (q, dim) array, in one call; answers in row order.
+        """Many queries in one call, answers in order: one per row of a (q, dim) array
+        `vectors`, or one per text of `texts` (exactly one of the two); the other arguments are
+        shared, as in `query`.
 
         >>> [len(hits) for hits in client.query_batch("docs", np.random.rand(3, 384), limit=5)]
         [5, 5, 5]
+        >>> [h.ids for h in client.query_batch("notes", texts=["parking", "lunch"], limit=2)]
+        [[12, 40], [3, 8]]
         """
         return self._unary(
             _ops.query_batch(
                 collection,
                 vectors,
                 using=using,
+                texts=texts,
+                model=model,
                 filter=filter,
                 limit=limit,
                 offset=offset,
@@ -448,3 +479,36 @@ class Client:
             ),
             timeout,
         )
+
+    # -- encoder ----------------------------------------------------------------------------------
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        kind: str = "dense",
+        model: str | None = None,
+        role: str = "document",
+        timeout: Timeout = ...,
+    ) -> list[Encoded]:
+        """Encode texts with the server's embedded encoder; one `Encoded` per text, in order.
+
+        kind: "dense" (one normalized (dim,) vector), "multi" (one per token, (n_tokens, dim)) or
+        "sparse" (term weights). model: a name from `list_models` (None: the server's default).
+        role: "document" or "query" (models with query / document prefixes use it). texts must
+        be a list of str; a text longer than the model window is cut (`truncated` is True).
+
+        >>> [e.vector.shape for e in client.encode(["a short text", "another"])]
+        [(384,), (384,)]
+        >>> client.encode(["red shoes"], role="query")[0].truncated
+        False
+        """
+        return self._unary(_ops.encode(texts, kind, model, role), timeout)
+
+    def list_models(self, *, timeout: Timeout = ...) -> list[ModelInfo]:
+        """The encoder models the server serves, with their dimension, window and content hash.
+
+        >>> [(m.name, m.dim, m.max_tokens) for m in client.list_models()]
+        [('all-MiniLM-L6-v2', 384, 256)]
+        """
+        return self._unary(_ops.list_models(), timeout)

@@ -15,15 +15,19 @@ import numpy as np
 __all__ = [
     "CollectionInfo",
     "CollectionStats",
+    "Encoded",
     "FieldStats",
     "Hits",
     "HnswParams",
+    "ModelInfo",
     "Payload",
     "PointId",
     "Record",
     "ScoredPoint",
     "ScrollPage",
     "ServerInfo",
+    "SparseVector",
+    "TextSource",
     "UpdateResult",
     "VectorParams",
 ]
@@ -77,6 +81,24 @@ class HnswParams:
 
 
 @dataclass(frozen=True)
+class TextSource:
+    """Where a field's vectors come from when the server computes them from text.
+
+    model: an encoder model the server knows (`Client.list_models`); "" for the server's default.
+    payload_key: the payload key that holds the text; "" for the point's own `text`.
+    model_hash: the content hash of the model's weights, recorded by the server when the field is
+    created (ignored on create). Writes and queries are refused once the server's model of that
+    name no longer has this hash, so vectors of two models never mix in one field.
+
+    >>> TextSource("all-MiniLM-L6-v2", payload_key="body")
+    """
+
+    model: str = ""
+    payload_key: str = ""
+    model_hash: str = ""
+
+
+@dataclass(frozen=True)
 class VectorParams:
     """A dense vector field: dimension, metric and storage.
 
@@ -84,21 +106,26 @@ class VectorParams:
     is the Euclidean distance (lower is better).
     storage_dtype: "float32" | "float16" — how the original vectors are stored on disk.
     hnsw: graph parameters; None for the server defaults.
+    text_source: the server computes the field's vectors from text with this encoder model
+    (None: the client sends vectors). With a text source `dim` may be 0: the model's dimension.
 
     >>> VectorParams(384, metric="cosine", hnsw=HnswParams(m=32))
+    >>> VectorParams(text_source=TextSource("all-MiniLM-L6-v2"))  # dim: the model's
     """
 
-    dim: int
+    dim: int = 0
     metric: str = "cosine"
     storage_dtype: str = "float32"
     hnsw: HnswParams | None = None
+    text_source: TextSource | None = None
 
 
 @dataclass(frozen=True)
 class CollectionInfo:
     """A collection's schema and counters.
 
-    vectors: field name -> parameters. payload_indexes: payload key -> "keyword" | "integer" |
+    vectors: field name -> parameters (with the server-filled dimension, and the recorded
+    `model_hash` of each field's text source). payload_indexes: payload key -> "keyword" | "integer" |
     "float" | "bool". sequence: the sequence number of the last committed mutation.
     """
 
@@ -192,10 +219,74 @@ class Hits(Sequence[ScoredPoint]):
 @dataclass(frozen=True)
 class UpdateResult:
     """The result of a write: `sequence` is the collection's sequence number after the commit (the
-    write is durable when this returns); `count` is the number of points written or deleted."""
+    write is durable when this returns); `count` is the number of points written or deleted.
+
+    truncated: the positions (0-based, in the order the points were given) of the points whose
+    text was longer than the model window and was cut before the server encoded it; for `upload`
+    positions within the whole upload.
+
+    >>> client.upsert("docs", [1, 2], texts=["short", long_text])
+    UpdateResult(sequence=7, count=2, truncated=[1])
+    """
 
     sequence: int
     count: int
+    truncated: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, eq=False)
+class SparseVector(_ArrayEq):
+    """A sparse vector: term ids (uint32) and their weights (float32), parallel arrays.
+
+    >>> sv = client.encode(["red shoes"], kind="sparse")[0].vector
+    >>> dict(zip(sv.indices.tolist(), sv.values.tolist()))
+    {2417: 1.31, 6007: 1.12, ...}
+    """
+
+    indices: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Encoded(_ArrayEq):
+    """One text encoded by the server's encoder (`Client.encode`).
+
+    vector: "dense": a normalized (dim,) float32 array; "multi": (n_tokens, dim), one normalized
+    vector per token; "sparse": a SparseVector of term weights.
+    truncated: the text was longer than the model window and was cut. n_tokens: tokens the model
+    saw. model / model_hash: the model that encoded it (pass `model` as `upsert(models=...)` when
+    writing these vectors to a field with a text source).
+
+    >>> e = client.encode(["hello world"])[0]
+    >>> e.vector.shape, e.truncated, e.n_tokens
+    ((384,), False, 4)
+    """
+
+    vector: np.ndarray | SparseVector
+    truncated: bool
+    n_tokens: int
+    model: str = ""
+    model_hash: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """An encoder model the server serves (`Client.list_models`).
+
+    hash: content hash of the weights; dim: the dense dimension (the vocabulary size for a sparse
+    model); max_tokens: the model window (longer texts are truncated); kinds: what it can encode
+    ("dense", "multi", "sparse"); device: "cpu" or "cuda".
+
+    >>> [(m.name, m.dim) for m in client.list_models()]
+    [('all-MiniLM-L6-v2', 384)]
+    """
+
+    name: str
+    hash: str
+    dim: int
+    max_tokens: int
+    kinds: list[str]
+    device: str
 
 
 @dataclass(frozen=True, eq=False)

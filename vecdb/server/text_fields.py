@@ -1,0 +1,156 @@
+"""Vector fields the server fills from text with its embedded encoder.
+
+A dense field with a text source names an encoder model. On create, the field gets the model's
+canonical name, its dimension (when the request left it 0) and the content hash of its weights.
+On upsert, each point's text (its own, or a payload key) is encoded in micro-batches and becomes
+the field's vectors, unless the request carries vectors for the field and names the model they
+came from. On query, query text is encoded with the field's model. Every path checks that the
+server's model still has the hash the field recorded: vectors from two models never mix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+
+from vecdb.encoder import EncodeKind, EncoderModel, MicroBatcher, ModelRegistry, TextRole
+from vecdb.engine.errors import FailedPrecondition, InvalidArgument, Unimplemented
+from vecdb.engine.payload import split_key, values_at
+from vecdb.engine.schema import CollectionConfig, DenseField, VectorField
+from vecdb.engine.types import UpsertBatch
+from vecdb.server.executors import run_in
+
+__all__ = ["TextFields"]
+
+_DENSE = frozenset({EncodeKind.DENSE})
+
+
+def _text_fields(config: CollectionConfig) -> list[DenseField]:
+    return [f for f in config.vectors if isinstance(f, DenseField) and f.text_source is not None]
+
+
+class TextFields:
+    """The encoder's side of collections: resolving, filling and querying text-sourced fields."""
+
+    def __init__(self, registry: ModelRegistry, batcher: MicroBatcher, executor: Executor) -> None:
+        self.registry = registry
+        self.batcher = batcher
+        self._executor = executor
+
+    async def model(self, name: str | None) -> EncoderModel:
+        """The named model (the default when empty), loaded in the encoder executor on first use."""
+        return await run_in(self._executor, self.registry.get, name or None)  # type: ignore[arg-type]
+
+    async def resolve(self, config: CollectionConfig) -> CollectionConfig:
+        """The config as it will be stored: every text source names its model canonically and
+        records the model's weights hash; a dim of 0 becomes the model's dimension."""
+        fields: list[VectorField] = []
+        for vf in config.vectors:
+            if vf.text_source is None:
+                fields.append(vf)
+                continue
+            if not isinstance(vf, DenseField):
+                raise Unimplemented(f"a text source on the {vf.kind} field {vf.name!r}: text-derived {vf.kind} fields")
+            info = (await self.model(vf.text_source.model)).info
+            if EncodeKind.DENSE not in info.kinds:
+                raise InvalidArgument(
+                    f"vectors[{vf.name!r}].text_source.model = {info.name!r} gives {[k.value for k in info.kinds]} "
+                    "vectors, not dense ones; name a dense model for a dense field"
+                )
+            if vf.dim and vf.dim != info.dim:
+                raise InvalidArgument(
+                    f"vectors[{vf.name!r}].dim = {vf.dim}, but model {info.name!r} gives {info.dim}-d vectors; "
+                    "leave dim 0 to take the model's"
+                )
+            source = dataclasses.replace(vf.text_source, model=info.name, model_hash=info.hash)
+            fields.append(dataclasses.replace(vf, dim=info.dim, text_source=source))
+        return dataclasses.replace(config, vectors=tuple(fields))
+
+    async def checked_model(self, field: DenseField) -> EncoderModel:
+        """The field's model, refused when its weights are not those the field was built with."""
+        assert field.text_source is not None
+        source = field.text_source
+        model = await self.model(source.model)
+        if source.model_hash and model.info.hash != source.model_hash:
+            raise FailedPrecondition(
+                f"field {field.name!r} was built with model {source.model!r} whose weights hash to "
+                f"{source.model_hash}; the server's {source.model!r} now hashes to {model.info.hash}, so its "
+                "vectors would not be comparable. Serve the original weights under that name, or create a new "
+                "collection for the new model"
+            )
+        return model
+
+    def check_declared_model(self, field: VectorField, declared: str, where: str) -> None:
+        """A client says its vectors for `field` came from model `declared`: it must be the field's."""
+        if field.text_source is None:
+            raise InvalidArgument(f"{where} names a model for field {field.name!r}, which has no text source")
+        if declared != field.text_source.model:
+            raise FailedPrecondition(
+                f"{where} = {declared!r}, but field {field.name!r} holds vectors of model "
+                f"{field.text_source.model!r}: vectors from two models never mix in one field"
+            )
+
+    async def fill(self, config: CollectionConfig, batch: UpsertBatch,
+                   declared: Mapping[str, str]) -> tuple[UpsertBatch, list[int]]:
+        """The batch with every text-sourced field's vectors, and the positions of the points
+        whose text was truncated to the model window."""
+        for name, model_name in declared.items():
+            self.check_declared_model(config.field(name), model_name, f"models[{name!r}]")
+        vectors = dict(batch.vectors)
+        truncated: set[int] = set()
+        for field in _text_fields(config):
+            if field.name in batch.vectors:
+                if field.name not in declared:
+                    assert field.text_source is not None
+                    raise InvalidArgument(
+                        f"vectors[{field.name!r}]: the field is computed from text by model "
+                        f"{field.text_source.model!r}; send the texts instead, or name the model these "
+                        f"vectors came from in models[{field.name!r}]"
+                    )
+                await self.checked_model(field)
+                continue
+            model = await self.checked_model(field)
+            texts = _source_texts(field, batch)
+            step = self.registry.limits.max_texts  # one encoder call takes at most this many
+            encoded = []
+            for start in range(0, len(texts), step):
+                encoded += await self.batcher.encode(model.info.name, texts[start:start + step], _DENSE, TextRole.DOCUMENT)
+            vectors[field.name] = np.stack([e.dense for e in encoded])  # type: ignore[misc]
+            truncated.update(i for i, e in enumerate(encoded) if e.truncated)
+        return dataclasses.replace(batch, vectors=vectors), sorted(truncated)
+
+    async def query_vectors(self, field: VectorField, texts: list[str]) -> list[np.ndarray]:
+        """Query text encoded (as queries) by the field's model."""
+        if not isinstance(field, DenseField) or field.text_source is None:
+            raise InvalidArgument(
+                f"field {field.name!r} has no text source, so it cannot be queried by text; "
+                "query it with a vector, or create the field with a text source"
+            )
+        model = await self.checked_model(field)
+        encoded = await self.batcher.encode(model.info.name, texts, _DENSE, TextRole.QUERY)
+        return [e.dense for e in encoded]  # type: ignore[misc]
+
+
+def _source_texts(field: DenseField, batch: UpsertBatch) -> list[str]:
+    assert field.text_source is not None
+    key = field.text_source.payload_key
+    texts: list[str] = []
+    for i in range(len(batch.ids)):
+        text: Any
+        if key:
+            payload = batch.payloads[i] if batch.payloads is not None else None
+            text = next((v for v in values_at(payload, split_key(key)) if isinstance(v, str)), None)
+        else:
+            text = batch.texts[i] if batch.texts is not None else None
+        if not text:
+            where = f"payload key {key!r}" if key else "text"
+            raise InvalidArgument(
+                f"points[{i}] (id {batch.ids[i]!r}): field {field.name!r} is computed from the point's {where}, "
+                "but the point has none; give it text or send vectors for the field"
+            )
+        texts.append(text)
+    return texts
