@@ -135,3 +135,26 @@ def test_changed_model_weights_are_refused(tmp_path: Path) -> None:
         with pytest.raises(errors.FailedPrecondition, match="hash"):
             c.query("docs", text="first")
         assert c.count("docs") == 1
+
+
+def test_chunking_stores_a_long_document_as_overlapping_windows(client: Client) -> None:
+    client.create_collection("books", VectorParams(dim=0, text_source=TextSource(model="minilm")))
+    sentences = [f"Sentence number {i} talks about topic {i % 5} in some detail." for i in range(60)]
+    sentences[37] = "The lighthouse keeper rowed out to the shipwreck in the storm."
+    document = " ".join(sentences)
+    result = client.upsert("books", [7], None, texts=[document], payloads=[{"title": "long"}], chunking=(64, 16))
+    assert result.count > 1 and result.truncated == []
+    chunks = client.scroll("books", limit=100, filter={"must": [{"key": "_document", "match": {"value": 7}}]}).records
+    assert len(chunks) == result.count
+    spans = sorted((r.payload["_chunk_start"], r.payload["_chunk_end"]) for r in chunks)
+    assert spans[0][0] == 0 and spans[-1][1] == len(document)
+    assert all(b[0] < a[1] for a, b in zip(spans, spans[1:])), "consecutive windows overlap"
+    assert all(r.payload["title"] == "long" and r.text == document[r.payload["_chunk_start"]:r.payload["_chunk_end"]]
+               for r in chunks)
+    [hit] = client.query("books", text="a lighthouse keeper in a storm", limit=1, with_payload=True)
+    assert "lighthouse" in hit.text and hit.payload["_document"] == 7
+    with pytest.raises(errors.InvalidArgument, match="overlap_tokens"):
+        client.upsert("books", [8], None, texts=["x y z"], chunking=(16, 16))
+    with pytest.raises(errors.InvalidArgument):
+        client.upsert("books", [8], None, texts=["x y z"], chunking=(100_000, 0))
+    assert client.delete("books", filter={"must": [{"key": "_document", "match": {"value": 7}}]}).count == len(chunks)

@@ -727,3 +727,14 @@ def encode_args(req: encoder_pb.EncodeRequest) -> tuple[list[str], EncodeKind, s
 def query_texts(req: query_pb.QueryRequest) -> str | None:
     """The query text of a QueryRequest, when it queries by text."""
     return req.query.text if req.query.WhichOneof("kind") == "text" else None
+
+
+def chunking(msg: points_pb.Chunking) -> tuple[int, int]:
+    """(window_tokens, overlap_tokens) of a Chunking request; the model checks them against its window."""
+    if msg.window_tokens == 0:
+        raise InvalidArgument("chunking.window_tokens = 0: give the window size in tokens")
+    if msg.overlap_tokens >= msg.window_tokens:
+        raise InvalidArgument(
+            f"chunking.overlap_tokens = {msg.overlap_tokens} must be less than window_tokens = {msg.window_tokens}"
+        )
+    return int(msg.window_tokens), int(msg.overlap_tokens)

@@ -37,6 +37,9 @@ class PointsService(PointsServicer):
             max_payload_bytes=settings.max_payload_bytes, max_batch_points=settings.max_batch_points,
         )
         truncated: list[int] = []
+        if request.HasField("chunking"):
+            window, overlap = to_domain.chunking(request.chunking)
+            batch = await self._state.text_fields.chunk(config, batch, window, overlap)
         if request.models or any(vf.text_source is not None for vf in config.vectors):
             batch, truncated = await self._state.text_fields.fill(config, batch, dict(request.models))
         result = await run_in(self._state.executors.write, db.collection(request.collection).upsert, batch)

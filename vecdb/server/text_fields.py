@@ -11,6 +11,7 @@ server's model still has the hash the field recorded: vectors from two models ne
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from typing import Any
@@ -122,6 +123,32 @@ class TextFields:
             vectors[field.name] = np.stack([e.dense for e in encoded])  # type: ignore[misc]
             truncated.update(i for i, e in enumerate(encoded) if e.truncated)
         return dataclasses.replace(batch, vectors=vectors), sorted(truncated)
+
+    async def chunk(self, config: CollectionConfig, batch: UpsertBatch, window_tokens: int,
+                    overlap_tokens: int) -> UpsertBatch:
+        """Each point's text split into overlapping token windows, one point per window (see
+        the Chunking message in points_service.proto for the ids and payload keys)."""
+        fields = _text_fields(config)
+        if len(fields) != 1 or fields[0].text_source is None or fields[0].text_source.payload_key:
+            raise InvalidArgument(
+                "chunking needs a collection with exactly one text-sourced field reading the point's "
+                f"text; {config.name!r} has {[f.name for f in fields] or 'none'}"
+            )
+        if batch.vectors:
+            raise InvalidArgument("chunking computes every vector from the text windows; send texts, not vectors")
+        model = await self.checked_model(fields[0])
+        texts = _source_texts(fields[0], batch)
+        spans = await run_in(self._executor, lambda: [model.chunk_spans(t, window_tokens, overlap_tokens) for t in texts])
+        ids: list[Any] = []
+        payloads: list[dict[str, Any] | None] = []
+        chunk_texts: list[str | None] = []
+        for i, (pid, text) in enumerate(zip(batch.ids, texts)):
+            base = batch.payloads[i] if batch.payloads is not None else None
+            for n, (start, end) in enumerate(spans[i]):
+                ids.append(str(uuid.uuid5(uuid.NAMESPACE_URL, f"vecdb:{pid}#{n}")))
+                payloads.append({**(base or {}), "_document": pid, "_chunk": n, "_chunk_start": start, "_chunk_end": end})
+                chunk_texts.append(text[start:end])
+        return UpsertBatch(ids=ids, vectors={}, payloads=payloads, texts=chunk_texts)
 
     async def query_vectors(self, field: VectorField, texts: list[str]) -> list[np.ndarray]:
         """Query text encoded (as queries) by the field's model."""

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from vecdb.v1 import common_pb2 as vecdb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dvecdb/v1/points_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"\xc8\x01\n\nPointBatch\x12\x1e\n\x03ids\x18\x01 \x03(\x0b\x32\x11.vecdb.v1.PointId\x12\x32\n\x07vectors\x18\x02 \x03(\x0b\x32!.vecdb.v1.PointBatch.VectorsEntry\x12\x15\n\rpayloads_json\x18\x03 \x03(\t\x12\r\n\x05texts\x18\x04 \x03(\t\x1a@\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.Vector:\x02\x38\x01\"\xd3\x01\n\rUpsertRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12%\n\x06points\x18\x02 \x03(\x0b\x32\x15.vecdb.v1.PointStruct\x12#\n\x05\x62\x61tch\x18\x03 \x01(\x0b\x32\x14.vecdb.v1.PointBatch\x12\x33\n\x06models\x18\x04 \x03(\x0b\x32#.vecdb.v1.UpsertRequest.ModelsEntry\x1a-\n\x0bModelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x89\x01\n\x10GetPointsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x1e\n\x03ids\x18\x02 \x03(\x0b\x32\x11.vecdb.v1.PointId\x12\x14\n\x0cwith_payload\x18\x03 \x01(\x08\x12+\n\x0cwith_vectors\x18\x04 \x01(\x0b\x32\x15.vecdb.v1.WithVectors\"5\n\x11GetPointsResponse\x12 \n\x06points\x18\x01 \x03(\x0b\x32\x10.vecdb.v1.Record\"-\n\x0bPointIdList\x12\x1e\n\x03ids\x18\x01 \x03(\x0b\x32\x11.vecdb.v1.PointId\"\x7f\n\x13\x44\x65letePointsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12$\n\x03ids\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.PointIdListH\x00\x12\"\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x10.vecdb.v1.FilterH\x00\x42\n\n\x08selector\"D\n\x0c\x43ountRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12 \n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.Filter\"\x1e\n\rCountResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\"\xba\x01\n\rScrollRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12 \n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.Filter\x12\r\n\x05limit\x18\x03 \x01(\r\x12!\n\x06offset\x18\x04 \x01(\x0b\x32\x11.vecdb.v1.PointId\x12\x14\n\x0cwith_payload\x18\x05 \x01(\x08\x12+\n\x0cwith_vectors\x18\x06 \x01(\x0b\x32\x15.vecdb.v1.WithVectors\"Z\n\x0eScrollResponse\x12 \n\x06points\x18\x01 \x03(\x0b\x32\x10.vecdb.v1.Record\x12&\n\x0bnext_offset\x18\x02 \x01(\x0b\x32\x11.vecdb.v1.PointId2\xfe\x02\n\x06Points\x12\x39\n\x06Upsert\x12\x17.vecdb.v1.UpsertRequest\x1a\x16.vecdb.v1.UpdateResult\x12\x41\n\x0cUpsertStream\x12\x17.vecdb.v1.UpsertRequest\x1a\x16.vecdb.v1.UpdateResult(\x01\x12>\n\x03Get\x12\x1a.vecdb.v1.GetPointsRequest\x1a\x1b.vecdb.v1.GetPointsResponse\x12?\n\x06\x44\x65lete\x12\x1d.vecdb.v1.DeletePointsRequest\x1a\x16.vecdb.v1.UpdateResult\x12\x38\n\x05\x43ount\x12\x16.vecdb.v1.CountRequest\x1a\x17.vecdb.v1.CountResponse\x12;\n\x06Scroll\x12\x17.vecdb.v1.ScrollRequest\x1a\x18.vecdb.v1.ScrollResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dvecdb/v1/points_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"\xc8\x01\n\nPointBatch\x12\x1e\n\x03ids\x18\x01 \x03(\x0b\x32\x11.vecdb.v1.PointId\x12\x32\n\x07vectors\x18\x02 \x03(\x0b\x32!.vecdb.v1.PointBatch.VectorsEntry\x12\x15\n\rpayloads_json\x18\x03 \x03(\t\x12\r\n\x05texts\x18\x04 \x03(\t\x1a@\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.Vector:\x02\x38\x01\"\xf9\x01\n\rUpsertRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12%\n\x06points\x18\x02 \x03(\x0b\x32\x15.vecdb.v1.PointStruct\x12#\n\x05\x62\x61tch\x18\x03 \x01(\x0b\x32\x14.vecdb.v1.PointBatch\x12\x33\n\x06models\x18\x04 \x03(\x0b\x32#.vecdb.v1.UpsertRequest.ModelsEntry\x12$\n\x08\x63hunking\x18\x05 \x01(\x0b\x32\x12.vecdb.v1.Chunking\x1a-\n\x0bModelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"9\n\x08\x43hunking\x12\x15\n\rwindow_tokens\x18\x01 \x01(\r\x12\x16\n\x0eoverlap_tokens\x18\x02 \x01(\r\"\x89\x01\n\x10GetPointsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x1e\n\x03ids\x18\x02 \x03(\x0b\x32\x11.vecdb.v1.PointId\x12\x14\n\x0cwith_payload\x18\x03 \x01(\x08\x12+\n\x0cwith_vectors\x18\x04 \x01(\x0b\x32\x15.vecdb.v1.WithVectors\"5\n\x11GetPointsResponse\x12 \n\x06points\x18\x01 \x03(\x0b\x32\x10.vecdb.v1.Record\"-\n\x0bPointIdList\x12\x1e\n\x03ids\x18\x01 \x03(\x0b\x32\x11.vecdb.v1.PointId\"\x7f\n\x13\x44\x65letePointsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12$\n\x03ids\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.PointIdListH\x00\x12\"\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x10.vecdb.v1.FilterH\x00\x42\n\n\x08selector\"D\n\x0c\x43ountRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12 \n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.Filter\"\x1e\n\rCountResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\"\xba\x01\n\rScrollRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12 \n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.Filter\x12\r\n\x05limit\x18\x03 \x01(\r\x12!\n\x06offset\x18\x04 \x01(\x0b\x32\x11.vecdb.v1.PointId\x12\x14\n\x0cwith_payload\x18\x05 \x01(\x08\x12+\n\x0cwith_vectors\x18\x06 \x01(\x0b\x32\x15.vecdb.v1.WithVectors\"Z\n\x0eScrollResponse\x12 \n\x06points\x18\x01 \x03(\x0b\x32\x10.vecdb.v1.Record\x12&\n\x0bnext_offset\x18\x02 \x01(\x0b\x32\x11.vecdb.v1.PointId2\xfe\x02\n\x06Points\x12\x39\n\x06Upsert\x12\x17.vecdb.v1.UpsertRequest\x1a\x16.vecdb.v1.UpdateResult\x12\x41\n\x0cUpsertStream\x12\x17.vecdb.v1.UpsertRequest\x1a\x16.vecdb.v1.UpdateResult(\x01\x12>\n\x03Get\x12\x1a.vecdb.v1.GetPointsRequest\x1a\x1b.vecdb.v1.GetPointsResponse\x12?\n\x06\x44\x65lete\x12\x1d.vecdb.v1.DeletePointsRequest\x1a\x16.vecdb.v1.UpdateResult\x12\x38\n\x05\x43ount\x12\x16.vecdb.v1.CountRequest\x1a\x17.vecdb.v1.CountResponse\x12;\n\x06Scroll\x12\x17.vecdb.v1.ScrollRequest\x1a\x18.vecdb.v1.ScrollResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,25 +41,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POINTBATCH_VECTORSENTRY']._serialized_start=203
   _globals['_POINTBATCH_VECTORSENTRY']._serialized_end=267
   _globals['_UPSERTREQUEST']._serialized_start=270
-  _globals['_UPSERTREQUEST']._serialized_end=481
-  _globals['_UPSERTREQUEST_MODELSENTRY']._serialized_start=436
-  _globals['_UPSERTREQUEST_MODELSENTRY']._serialized_end=481
-  _globals['_GETPOINTSREQUEST']._serialized_start=484
-  _globals['_GETPOINTSREQUEST']._serialized_end=621
-  _globals['_GETPOINTSRESPONSE']._serialized_start=623
-  _globals['_GETPOINTSRESPONSE']._serialized_end=676
-  _globals['_POINTIDLIST']._serialized_start=678
-  _globals['_POINTIDLIST']._serialized_end=723
-  _globals['_DELETEPOINTSREQUEST']._serialized_start=725
-  _globals['_DELETEPOINTSREQUEST']._serialized_end=852
-  _globals['_COUNTREQUEST']._serialized_start=854
-  _globals['_COUNTREQUEST']._serialized_end=922
-  _globals['_COUNTRESPONSE']._serialized_start=924
-  _globals['_COUNTRESPONSE']._serialized_end=954
-  _globals['_SCROLLREQUEST']._serialized_start=957
-  _globals['_SCROLLREQUEST']._serialized_end=1143
-  _globals['_SCROLLRESPONSE']._serialized_start=1145
-  _globals['_SCROLLRESPONSE']._serialized_end=1235
-  _globals['_POINTS']._serialized_start=1238
-  _globals['_POINTS']._serialized_end=1620
+  _globals['_UPSERTREQUEST']._serialized_end=519
+  _globals['_UPSERTREQUEST_MODELSENTRY']._serialized_start=474
+  _globals['_UPSERTREQUEST_MODELSENTRY']._serialized_end=519
+  _globals['_CHUNKING']._serialized_start=521
+  _globals['_CHUNKING']._serialized_end=578
+  _globals['_GETPOINTSREQUEST']._serialized_start=581
+  _globals['_GETPOINTSREQUEST']._serialized_end=718
+  _globals['_GETPOINTSRESPONSE']._serialized_start=720
+  _globals['_GETPOINTSRESPONSE']._serialized_end=773
+  _globals['_POINTIDLIST']._serialized_start=775
+  _globals['_POINTIDLIST']._serialized_end=820
+  _globals['_DELETEPOINTSREQUEST']._serialized_start=822
+  _globals['_DELETEPOINTSREQUEST']._serialized_end=949
+  _globals['_COUNTREQUEST']._serialized_start=951
+  _globals['_COUNTREQUEST']._serialized_end=1019
+  _globals['_COUNTRESPONSE']._serialized_start=1021
+  _globals['_COUNTRESPONSE']._serialized_end=1051
+  _globals['_SCROLLREQUEST']._serialized_start=1054
+  _globals['_SCROLLREQUEST']._serialized_end=1240
+  _globals['_SCROLLRESPONSE']._serialized_start=1242
+  _globals['_SCROLLRESPONSE']._serialized_end=1332
+  _globals['_POINTS']._serialized_start=1335
+  _globals['_POINTS']._serialized_end=1717
 # @@protoc_insertion_point(module_scope)

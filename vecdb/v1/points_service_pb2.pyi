@@ -27,7 +27,7 @@ class PointBatch(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[_Union[_common_pb2.PointId, _Mapping]]] = ..., vectors: _Optional[_Mapping[str, _common_pb2.Vector]] = ..., payloads_json: _Optional[_Iterable[str]] = ..., texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
-    __slots__ = ("collection", "points", "batch", "models")
+    __slots__ = ("collection", "points", "batch", "models", "chunking")
     class ModelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -39,11 +39,21 @@ class UpsertRequest(_message.Message):
     POINTS_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    CHUNKING_FIELD_NUMBER: _ClassVar[int]
     collection: str
     points: _containers.RepeatedCompositeFieldContainer[_common_pb2.PointStruct]
     batch: PointBatch
     models: _containers.ScalarMap[str, str]
-    def __init__(self, collection: _Optional[str] = ..., points: _Optional[_Iterable[_Union[_common_pb2.PointStruct, _Mapping]]] = ..., batch: _Optional[_Union[PointBatch, _Mapping]] = ..., models: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    chunking: Chunking
+    def __init__(self, collection: _Optional[str] = ..., points: _Optional[_Iterable[_Union[_common_pb2.PointStruct, _Mapping]]] = ..., batch: _Optional[_Union[PointBatch, _Mapping]] = ..., models: _Optional[_Mapping[str, str]] = ..., chunking: _Optional[_Union[Chunking, _Mapping]] = ...) -> None: ...
+
+class Chunking(_message.Message):
+    __slots__ = ("window_tokens", "overlap_tokens")
+    WINDOW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    window_tokens: int
+    overlap_tokens: int
+    def __init__(self, window_tokens: _Optional[int] = ..., overlap_tokens: _Optional[int] = ...) -> None: ...
 
 class GetPointsRequest(_message.Message):
     __slots__ = ("collection", "ids", "with_payload", "with_vectors")

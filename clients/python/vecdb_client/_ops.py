@@ -259,9 +259,15 @@ def upsert(
     payloads: Sequence[Any] | None,
     texts: Sequence[Any] | None,
     model_names: Mapping[str, str] | None = None,
+    chunking: tuple[int, int] | None = None,
 ) -> Call[models.UpdateResult]:
     p = _prepare_points(collection, ids, vectors, payloads, texts, model_names)
     request = _batch_request(collection, p.ids, p.arrays, p.payloads, p.texts, p.model_names)
+    if chunking is not None:
+        if not (isinstance(chunking, tuple) and len(chunking) == 2):
+            raise InvalidArgument("chunking: pass (window_tokens, overlap_tokens)")
+        request.chunking.window_tokens = _wire.positive_uint32(chunking[0], "chunking[0] (window_tokens)")
+        request.chunking.overlap_tokens = _wire.uint32(chunking[1], "chunking[1] (overlap_tokens)")
     return Call(UPSERT, request, _wire.update_result)
 
 

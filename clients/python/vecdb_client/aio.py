@@ -247,6 +247,7 @@ class AsyncClient:
         payloads: Sequence[dict[str, Any] | None] | None = None,
         texts: Sequence[str | None] | None = None,
         models: Mapping[str, str] | None = None,
+        chunking: tuple[int, int] | None = None,
         timeout: Timeout = ...,
     ) -> UpdateResult:
         """Insert or replace points in one atomic request (a bare array is the field "default";
@@ -258,7 +259,7 @@ class AsyncClient:
         UpdateResult(sequence=8, count=2, truncated=[])
         """
         return await self._unary(
-            _ops.upsert(collection, ids, vectors, payloads, texts, models), timeout
+            _ops.upsert(collection, ids, vectors, payloads, texts, models, chunking), timeout
         )
 
     async def upload(

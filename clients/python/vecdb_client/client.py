@@ -266,6 +266,7 @@ class Client:
         payloads: Sequence[dict[str, Any] | None] | None = None,
         texts: Sequence[str | None] | None = None,
         models: Mapping[str, str] | None = None,
+        chunking: tuple[int, int] | None = None,
         timeout: Timeout = ...,
     ) -> UpdateResult:
         """Insert or replace points in one atomic request.
@@ -276,14 +277,16 @@ class Client:
         ids: ints in 0..2**64-1 or UUID strings. payloads / texts: one entry per id (or None).
         models: for vectors given for a field with a text source, {field: the model they came
         from}; it must be the field's model. The result's `truncated` lists the positions of the
-        points whose text was cut to the model window.
+        points whose text was cut to the model window. chunking: (window_tokens, overlap_tokens)
+        stores each text as overlapping windows, one point per window, with the document's id in
+        the payload key "_document" (see docs/api.md, "Chunking").
 
         >>> client.upsert("docs", [1, 2], np.random.rand(2, 384), payloads=[{"lang": "en"}, None])
         UpdateResult(sequence=7, count=2, truncated=[])
         >>> client.upsert("notes", [1, 2], texts=["first note", "second note"])
         UpdateResult(sequence=8, count=2, truncated=[])
         """
-        return self._unary(_ops.upsert(collection, ids, vectors, payloads, texts, models), timeout)
+        return self._unary(_ops.upsert(collection, ids, vectors, payloads, texts, models, chunking), timeout)
 
     def upload(
         self,
