@@ -54,6 +54,17 @@ def main() -> int:
     start = time.perf_counter()
     raw = model.encode(texts, batch_size=BATCH, normalize_embeddings=True)
     raw_rate = texts_per_s(len(texts), time.perf_counter() - start)
+    # The like-for-like baseline: the same 64-text calls the RPC makes (encode() sorts all its
+    # texts by length first, so one big call pads less than 64-text calls can).
+    start = time.perf_counter()
+    for i in range(0, len(texts), BATCH):
+        model.encode(texts[i:i + BATCH], batch_size=BATCH, normalize_embeddings=True)
+    raw_chunked_rate = texts_per_s(len(texts), time.perf_counter() - start)
+    # What batching can gain on this machine at all: the same texts one per call.
+    start = time.perf_counter()
+    for t in single:
+        model.encode([t], normalize_embeddings=True)
+    raw_single_rate = texts_per_s(len(single), time.perf_counter() - start)
     del model
 
     with tempfile.TemporaryDirectory(prefix="vecdb-bench-") as tmp:
@@ -88,15 +99,19 @@ def main() -> int:
             concurrent_rate = texts_per_s(len(single), time.perf_counter() - start)
 
     rows = [
-        (f"raw model.encode, batch {BATCH}", f"{raw_rate:,.0f}", "", ""),
-        (f"Encode RPC, {BATCH} texts/call", f"{rpc_rate:,.0f}", f"{rpc_rate / raw_rate:.2f}", ">= 0.85"),
+        (f"raw model.encode, all texts, batch {BATCH}", f"{raw_rate:,.0f}", "", ""),
+        (f"raw model.encode, {BATCH} texts per call", f"{raw_chunked_rate:,.0f}", "", ""),
+        (f"Encode RPC, {BATCH} texts/call vs all texts", f"{rpc_rate:,.0f}", f"{rpc_rate / raw_rate:.2f}", ">= 0.85"),
+        (f"Encode RPC, {BATCH} texts/call vs {BATCH}/call", "", f"{rpc_rate / raw_chunked_rate:.2f}", ">= 0.85"),
+        ("raw model.encode, 1 text per call", f"{raw_single_rate:,.0f}", "", ""),
+        ("  batching ceiling here (raw 64/call / 1/call)", "", f"{raw_chunked_rate / raw_single_rate:.2f}", "context"),
         ("Encode RPC, 1 text/call, one by one", f"{sequential_rate:,.0f}", "", ""),
         (f"Encode RPC, 1 text/call, {args.callers} callers", f"{concurrent_rate:,.0f}",
          f"{concurrent_rate / sequential_rate:.2f}", ">= 3.0"),
     ]
-    print(f"\n{'measure':42} {'texts/s':>10} {'ratio':>8} {'target':>9}")
+    print(f"\n{'measure':48} {'texts/s':>10} {'ratio':>8} {'target':>9}")
     for row in rows:
-        print(f"{row[0]:42} {row[1]:>10} {row[2]:>8} {row[3]:>9}")
+        print(f"{row[0]:48} {row[1]:>10} {row[2]:>8} {row[3]:>9}")
     print(f"\nlargest |server - raw| over {len(texts)} vectors: {max_diff:.2e}")
     return 0
 
