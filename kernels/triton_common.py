@@ -166,6 +166,16 @@ def fold_topk(best, keys):
 
 
 @triton.jit
+def store_best(keys_ptr, best, split, q_rows, num_q, K: tl.constexpr):
+    """Write one program's best-K keys for its query rows into its slot of the (q, splits * K)
+    key buffer that `finish_topk` merges."""
+    splits = tl.num_programs(0)
+    slots = split * K + tl.arange(0, K)
+    out = keys_ptr + q_rows.to(tl.int64)[:, None] * (splits * K) + slots[None, :]
+    tl.store(out, best, mask=(q_rows < num_q)[:, None])
+
+
+@triton.jit
 def popcount32(x):
     """Bits set in each uint32 lane (the SWAR idiom LLVM lowers to the popc instruction)."""
     x = x - ((x >> 1) & 0x55555555)

@@ -35,6 +35,7 @@ from vecdb.kernels.triton_common import (
     num_programs_hint,
     score_key,
     to_numpy,
+    store_best,
 )
 
 __all__ = [
@@ -101,10 +102,7 @@ def _dense_topk_kernel(
             s = -s
         keys = score_key(s, rows, (rows < n)[None, :] & (q_rows < num_q)[:, None])
         best = fold_topk(best, keys)
-    splits = tl.num_programs(0)
-    slots = split * K + tl.arange(0, K)
-    out = keys_ptr + q_rows.to(tl.int64)[:, None] * (splits * K) + slots[None, :]
-    tl.store(out, best, mask=(q_rows < num_q)[:, None])
+    store_best(keys_ptr, best, split, q_rows, num_q, K)
 
 
 @triton.jit
