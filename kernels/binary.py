@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -275,7 +275,43 @@ def _int_topk_row(dist: np.ndarray, hist: np.ndarray, k: int) -> tuple[np.ndarra
 def cpu_hamming_topk(
     queries: np.ndarray, codes: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest `min(k, n)` codes per query: (indices int64, distances float32), both (q, k')."""
+    """Nearest `min(k, n)` codes per query: (indices int64, distances float32), both (q, k').
+
+    Uses faiss's compiled popcount scan when faiss is installed (3-4x the numpy path on the
+    CPU; bench/bench_kernels_cpu.py), else the blocked numpy scan below.
+    """
+    faiss = _faiss()
+    if faiss is not None:
+        return faiss_hamming_topk(queries, codes, k)
+    return numpy_hamming_topk(queries, codes, k)
+
+
+def _faiss() -> Any:
+    try:
+        import faiss
+    except ImportError:
+        return None
+    return faiss
+
+
+def faiss_hamming_topk(queries: np.ndarray, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The Hamming top-k through faiss.knn_hamming (a compiled, multi-threaded popcount scan)."""
+    import faiss
+
+    k = _check_k(k)
+    c = _as_codes(codes)
+    q = _as_queries(queries, c.shape[1])
+    kk = min(k, c.shape[0])
+    if kk == 0 or q.shape[0] == 0:
+        return np.empty((q.shape[0], kk), np.int64), np.empty((q.shape[0], kk), np.float32)
+    dist, idx = faiss.knn_hamming(np.ascontiguousarray(q), np.ascontiguousarray(c), kk)
+    return idx.astype(np.int64, copy=False), dist.astype(np.float32)
+
+
+def numpy_hamming_topk(
+    queries: np.ndarray, codes: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Hamming top-k by blocked XOR + np.bitwise_count, with a histogram selection."""
     k = _check_k(k)
     dist, hist = _raw_hamming(queries, codes, histogram=True)
     q, n = dist.shape

@@ -178,3 +178,21 @@ def test_lut_rejects_mismatched_tables() -> None:
         lut_scores(np.zeros((1, 3, 256), np.float32), np.zeros((2, 4), np.uint8))
     with pytest.raises(ValueError, match="bias"):
         lut_scores(np.zeros((1, 4, 256), np.float32), np.zeros((2, 4), np.uint8), np.zeros(3))
+
+
+@pytest.mark.parametrize("impl", ["numpy", "faiss"])
+def test_both_cpu_hamming_topk_paths_match_the_reference(impl: str, rng: np.random.Generator) -> None:
+    """The dispatcher uses faiss's compiled scan when faiss is installed (the server extra
+    installs it) and the numpy scan otherwise; both must give the reference's answer."""
+    if impl == "faiss":
+        pytest.importorskip("faiss", reason="faiss-cpu is not installed")
+    topk = binary.faiss_hamming_topk if impl == "faiss" else binary.numpy_hamming_topk
+    for n_bytes, n, num_q in ((48, 2500, 3), (7, 300, 1), (16, 40, 2)):
+        codes = rng.integers(0, 256, size=(n, n_bytes), dtype=np.uint8)
+        queries = rng.integers(0, 256, size=(num_q, n_bytes), dtype=np.uint8)
+        ref = binary.hamming_reference(queries, codes)
+        _assert_hamming_topk(*topk(queries, codes, 10), ref, 10)
+        _assert_hamming_topk(*topk(queries, codes, n + 5), ref, n + 5)
+    ties = np.repeat(rng.integers(0, 256, size=(4, 8), dtype=np.uint8), 30, axis=0)
+    _assert_hamming_topk(*topk(ties[:1], ties, 40), binary.hamming_reference(ties[:1], ties), 40)
+    assert topk(ties[:1], ties, 0)[0].shape == (1, 0)
