@@ -42,8 +42,10 @@ def exact_search(
     chunks: Iterable[tuple[np.ndarray, np.ndarray]],
     k: int,
     metric: Metric,
+    device: str = "cpu",
 ) -> Neighbors:
-    """The exact best-first top-`k` over all (ids uint64 (m,), vectors (m, d)) chunks.
+    """The exact best-first top-`k` over all (ids uint64 (m,), vectors (m, d)) chunks, scored by
+    the `vecdb.kernels` backend of `device` ("cpu" or "cuda").
 
     `queries` and `metric` are in scoring form (see `scoring_form`); the result width is
     min(k, total candidates) and every row is full.
@@ -54,7 +56,7 @@ def exact_search(
     for ids, vectors in chunks:
         if ids.size == 0:
             continue
-        idx, scores = dense_topk(queries, vectors, k, metric)
+        idx, scores = dense_topk(queries, vectors, k, metric, device=device)
         merged_ids = np.concatenate([best_ids, ids[idx]], axis=1)
         merged_scores = np.concatenate([best_scores, scores], axis=1)
         sel, best_scores = topk(merged_scores, k, metric)

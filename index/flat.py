@@ -51,9 +51,11 @@ class FlatIndexConfig:
     """Tuning for FlatIndex.
 
     initial_capacity: slots allocated up front; storage doubles when it runs out.
+    kernel_device: where the scoring kernels run ("cpu" or "cuda"; see vecdb.kernels.resolve_device).
     """
 
     initial_capacity: int = 1024
+    kernel_device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.initial_capacity < 1:
@@ -163,7 +165,7 @@ class FlatIndex:
                 chunks = self._slab_chunks(chunk_rows(q.shape[0]))
             else:
                 chunks = self._slot_chunks(self._slots_of(allowed_ids), chunk_rows(q.shape[0]))
-            return exact_search(q, chunks, k, score_metric)
+            return exact_search(q, chunks, k, score_metric, self.config.kernel_device)
 
     def _slab_chunks(self, rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for start in range(0, self._high, rows):

@@ -304,8 +304,16 @@ def faiss_hamming_topk(queries: np.ndarray, codes: np.ndarray, k: int) -> tuple[
     kk = min(k, c.shape[0])
     if kk == 0 or q.shape[0] == 0:
         return np.empty((q.shape[0], kk), np.int64), np.empty((q.shape[0], kk), np.float32)
-    dist, idx = faiss.knn_hamming(np.ascontiguousarray(q), np.ascontiguousarray(c), kk)
-    return idx.astype(np.int64, copy=False), dist.astype(np.float32)
+    if q.shape[0] >= _threads:
+        # faiss spreads a batch over its OpenMP threads by query: enough queries use every core.
+        dist, idx = faiss.knn_hamming(q, c, kk)
+        return idx.astype(np.int64, copy=False), dist.astype(np.float32)
+    # Fewer queries than cores: split the codes instead (faiss releases the GIL), then merge.
+    parts = _parallel_rows(c.shape[0], 1024, lambda lo, hi: (lo, *faiss.knn_hamming(q, c[lo:hi], min(kk, hi - lo))))
+    dist = np.concatenate([d for _, d, _ in parts], axis=1)
+    idx = np.concatenate([i + lo for lo, _, i in parts], axis=1)
+    order = np.lexsort((idx, dist), axis=1)[:, :kk]  # nearest first, ties by index
+    return np.take_along_axis(idx, order, axis=1).astype(np.int64), np.take_along_axis(dist, order, axis=1).astype(np.float32)
 
 
 def numpy_hamming_topk(

@@ -4,6 +4,7 @@ with the in-process engine."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from pathlib import Path
 
@@ -192,3 +193,12 @@ def test_a_request_that_does_not_parse_gets_invalid_argument(server: ServerProce
     assert "valid UTF-8" in info.value.details()
     with Client(server.address) as c:
         assert c.health() == "SERVING"
+
+
+def test_asking_for_cuda_kernels_without_a_gpu_stops_the_server_with_the_reason(tmp_path: Path) -> None:
+    if os.path.exists("/dev/nvidia0"):
+        pytest.skip("this machine has a GPU")
+    proc = ServerProcess(tmp_path, VECDB_KERNEL_DEVICE="cuda")
+    with pytest.raises(RuntimeError) as info:
+        proc.start(timeout=60)
+    assert "kernel device 'cuda' was requested" in str(info.value)

@@ -465,3 +465,23 @@ def test_create_index_names_the_choices() -> None:
         create_index("hnsw", dim=4, metric=Metric.L2, config=FlatIndexConfig())
     for kind in INDEX_TYPES:
         assert isinstance(create_index(kind, dim=4, metric=Metric.DOT), VectorIndex)
+
+
+@pytest.mark.parametrize("kind", sorted(INDEX_TYPES))
+def test_exact_scans_use_the_configured_kernel_device(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel device from the server settings reaches the index's exact scans."""
+    from vecdb.kernels.dense import DENSE_TOPK_BACKENDS
+
+    asked: list[str] = []
+    cpu = DENSE_TOPK_BACKENDS.select("cpu")
+
+    def select(device: str = "auto") -> Any:
+        asked.append(device)
+        return cpu  # this machine has no GPU: record the choice, score on the CPU
+
+    monkeypatch.setattr(DENSE_TOPK_BACKENDS, "select", select)
+    config = {"hnsw": HnswIndexConfig, "flat": FlatIndexConfig}[kind](kernel_device="cuda")
+    index = INDEX_TYPES[kind](DIM, Metric.DOT, config)
+    populate(index, np.random.default_rng(3), 50)
+    found = index.search(unit_vectors(np.random.default_rng(4), 2), 5, exact=True)
+    assert found.ids.shape == (2, 5) and asked and set(asked) == {"cuda"}

@@ -196,3 +196,24 @@ def test_both_cpu_hamming_topk_paths_match_the_reference(impl: str, rng: np.rand
     ties = np.repeat(rng.integers(0, 256, size=(4, 8), dtype=np.uint8), 30, axis=0)
     _assert_hamming_topk(*topk(ties[:1], ties, 40), binary.hamming_reference(ties[:1], ties), 40)
     assert topk(ties[:1], ties, 0)[0].shape == (1, 0)
+
+
+def test_faiss_single_query_scan_split_across_threads_matches_the_reference(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fewer queries than threads: the codes are split across threads and the per-part top-k
+    merged (nearest first, ties by index)."""
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed")
+    monkeypatch.setattr(binary, "_PARALLEL_MIN_ROWS", 500)
+    binary.set_cpu_threads(2)
+    try:
+        codes = rng.integers(0, 256, size=(5001, 16), dtype=np.uint8)
+        codes[4000:4100] = codes[10]  # ties across the split
+        queries = codes[10:11].copy()
+        ref = binary.hamming_reference(queries, codes)
+        for k in (1, 25, 150, 6000):
+            _assert_hamming_topk(*binary.faiss_hamming_topk(queries, codes, k), ref, k)
+        idx, _ = binary.faiss_hamming_topk(queries, codes, 101)
+        assert idx[0].tolist() == [10] + list(range(4000, 4100)), "ties come back in index order"
+    finally:
+        binary.set_cpu_threads(os.cpu_count() or 1)

@@ -99,6 +99,7 @@ class Collection:
         return HnswIndexConfig(
             m=field.hnsw.m, ef_construct=field.hnsw.ef_construct, ef=field.hnsw.ef,
             num_threads=self.options.search_threads, max_exact_candidates=self.options.exact_scan_threshold,
+            kernel_device=self.options.kernel_device,
         )
 
     def _recover(self) -> None:

@@ -18,7 +18,8 @@ class EngineOptions:
     the last index checkpoint that trigger a background checkpoint. search_threads: threads one
     index call uses for a batch of queries or an insert batch. exact_scan_threshold: a filter
     admitting at most this many points is answered by an exact scan (recall 1.0) instead of the
-    graph.
+    graph. kernel_device: where scoring kernels run, "cpu" or "cuda" (already resolved; see
+    vecdb.kernels.resolve_device).
     """
 
     max_limit: int = 10_000
@@ -28,3 +29,4 @@ class EngineOptions:
     checkpoint_every_mutations: int = 50_000
     search_threads: int = max(1, os.cpu_count() or 1)
     exact_scan_threshold: int = 2_000
+    kernel_device: str = "cpu"

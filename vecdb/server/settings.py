@@ -60,7 +60,8 @@ class Settings:
     all-MiniLM-L6-v2). device: where models run, "auto" (CUDA with fp16 when present), "cpu" or
     "cuda". encoder_max_batch / encoder_max_wait_ms: micro-batching of concurrent encode calls.
     max_texts_per_call / max_text_bytes: limits on one encode or text upsert. preload_models:
-    load the default model before reporting SERVING (else on first use).
+    load the default model before reporting SERVING (else on first use). kernel_device: where
+    scoring kernels run: "auto" (CUDA when torch sees a GPU and Triton imports), "cpu", "cuda".
     """
 
     data_dir: Path = Path("./data")
@@ -90,6 +91,7 @@ class Settings:
     max_texts_per_call: int = 256
     max_text_bytes: int = 64 * 1024
     preload_models: bool = True
+    kernel_device: str = "auto"
 
     def __post_init__(self) -> None:
         # Coerce here as well, so Settings(port="7000") and Settings(data_dir="x") behave.
@@ -117,6 +119,7 @@ class Settings:
         need(self.exact_scan_threshold >= 0, "exact_scan_threshold", "use 0 or more")
         need(self.map_size_bytes >= 1 << 20, "map_size_bytes", "use at least 1 MiB")
         need(self.device in ("auto", "cpu", "cuda"), "device", "use auto, cpu or cuda")
+        need(self.kernel_device in ("auto", "cpu", "cuda"), "kernel_device", "use auto, cpu or cuda")
         need(self.encoder_max_batch >= 1, "encoder_max_batch", "use at least 1")
         need(self.encoder_max_wait_ms >= 0, "encoder_max_wait_ms", "use 0 or more milliseconds")
         need(self.max_texts_per_call >= 1, "max_texts_per_call", "use at least 1")
@@ -175,8 +178,10 @@ class Settings:
     # ---- derived -----------------------------------------------------------------------------
 
     def engine_options(self) -> EngineOptions:
-        """The engine's options implied by these settings."""
+        """The engine's options implied by these settings. Resolves kernel_device: asking for
+        "cuda" where there is none fails here, at start-up, with the reason."""
         from vecdb.engine.options import EngineOptions
+        from vecdb.kernels import resolve_device
 
         return EngineOptions(
             max_limit=self.max_limit,
@@ -186,6 +191,7 @@ class Settings:
             search_threads=self.search_threads,
             exact_scan_threshold=self.exact_scan_threshold,
             map_size_bytes=self.map_size_bytes,
+            kernel_device=resolve_device(self.kernel_device),
         )
 
     def model_specs(self) -> list[tuple[str, str, str]]:
