@@ -98,3 +98,10 @@ def test_a_model_whose_weights_changed_is_refused() -> None:
         asyncio.run(fields.fill(config(3, "minilm", model_hash="aaaa"), batch, {}))
     with pytest.raises(FailedPrecondition, match="bbbb"):
         asyncio.run(fields.query_vectors(config(3, "minilm", model_hash="aaaa").vectors[0], ["x"]))
+
+
+def test_many_query_texts_are_encoded_in_slices() -> None:
+    fields, batcher = make()
+    field = config(3, "minilm", model_hash="aaaa").vectors[0]
+    vectors = asyncio.run(fields.query_vectors(field, ["a", "bb", "ccc", "dddd", "eeeee"]))
+    assert [len(c) for c in batcher.calls] == [3, 2] and [v[0] for v in vectors] == [1, 2, 3, 4, 5]

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from vecdb.encoder import EncodeKind, EncoderModel, MicroBatcher, ModelRegistry, TextRole
+from vecdb.encoder import EncodeKind, Encoded, EncoderModel, MicroBatcher, ModelRegistry, TextRole
 from vecdb.engine.errors import FailedPrecondition, InvalidArgument, Unimplemented
 from vecdb.engine.payload import split_key, values_at
 from vecdb.engine.schema import CollectionConfig, DenseField, VectorField
@@ -115,11 +115,7 @@ class TextFields:
                 await self.checked_model(field)
                 continue
             model = await self.checked_model(field)
-            texts = _source_texts(field, batch)
-            step = self.registry.limits.max_texts  # one encoder call takes at most this many
-            encoded = []
-            for start in range(0, len(texts), step):
-                encoded += await self.batcher.encode(model.info.name, texts[start:start + step], _DENSE, TextRole.DOCUMENT)
+            encoded = await self._encode(model, _source_texts(field, batch), TextRole.DOCUMENT)
             vectors[field.name] = np.stack([e.dense for e in encoded])  # type: ignore[misc]
             truncated.update(i for i, e in enumerate(encoded) if e.truncated)
         return dataclasses.replace(batch, vectors=vectors), sorted(truncated)
@@ -158,8 +154,15 @@ class TextFields:
                 "query it with a vector, or create the field with a text source"
             )
         model = await self.checked_model(field)
-        encoded = await self.batcher.encode(model.info.name, texts, _DENSE, TextRole.QUERY)
-        return [e.dense for e in encoded]  # type: ignore[misc]
+        return [e.dense for e in await self._encode(model, texts, TextRole.QUERY)]  # type: ignore[misc]
+
+    async def _encode(self, model: EncoderModel, texts: list[str], role: TextRole) -> list[Encoded]:
+        """Dense vectors of any number of texts, in slices the encoder accepts in one call."""
+        step = self.registry.limits.max_texts
+        encoded: list[Encoded] = []
+        for start in range(0, len(texts), step):
+            encoded += await self.batcher.encode(model.info.name, texts[start:start + step], _DENSE, role)
+        return encoded
 
 
 def _source_texts(field: DenseField, batch: UpsertBatch) -> list[str]:
