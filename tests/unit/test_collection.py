@@ -357,3 +357,15 @@ def test_query_many_equals_one_query_per_row(db: Database) -> None:
         coll.query_many(template, np.stack([vectors[0], np.full(8, np.nan, np.float32)]))
     with pytest.raises(InvalidArgument, match="carries no vector"):
         coll.query_many(NearestQuery(vector=vectors[0]), vectors[:2])
+
+
+def test_checkpoint_all_carries_on_past_a_collection_that_fails(tmp_path: Path) -> None:
+    db = open_db(tmp_path)
+    for name in ("a", "b"):
+        db.create_collection(dense_config(name=name))
+        db.collection(name).upsert(UpsertBatch(ids=[1, 2], vectors={"v": random_vectors(2, 8)}))
+    db.collection("a").close(checkpoint=False)  # its checkpoint now raises FailedPrecondition
+    db.checkpoint_all()
+    assert db.collection("b").stats().fields[0].checkpoint_sequence == db.collection("b").info().sequence
+    db._collections.pop("a")
+    db.close()

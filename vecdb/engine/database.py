@@ -130,10 +130,16 @@ class Database:
         return [c.stats() for c in collections]
 
     def checkpoint_all(self) -> None:
+        """Checkpoint every collection that changed; a failure is logged and does not stop the
+        others (a failed checkpoint costs replay time at the next start, never data)."""
         with self._lock:
             collections = list(self._collections.values())
         for c in collections:
-            c.checkpoint()
+            try:
+                c.checkpoint()
+            except Exception:
+                if self.exists(c.name):  # one deleted meanwhile has nothing left to save
+                    log.exception("checkpoint of collection %r failed", c.name)
 
     def close(self) -> None:
         """Checkpoint every index and close every store. Idempotent."""

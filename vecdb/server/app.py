@@ -165,19 +165,9 @@ class VecdbServer:
         while True:
             await asyncio.sleep(self.settings.checkpoint_interval_s)
             try:
-                await run_in(self._executors.write, self._checkpoint_all)
+                await run_in(self._executors.write, self._state.database.checkpoint_all)
             except Exception:
                 log.exception("background checkpoint failed")
-
-    def _checkpoint_all(self) -> None:
-        db = self._state.database
-        for info in db.list_collections():
-            name = info.config.name
-            try:
-                db.collection(name).checkpoint()
-            except Exception:
-                if db.exists(name):
-                    log.exception("checkpoint of collection %r failed", name)
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop gracefully: in-flight calls get `grace` seconds (default settings.grace_period_s).

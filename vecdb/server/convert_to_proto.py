@@ -256,11 +256,6 @@ def collection_config_fields(config: CollectionConfig) -> dict[str, Any]:
     }
 
 
-def create_collection_request(config: CollectionConfig) -> coll_pb.CreateCollectionRequest:
-    """The request that would create `config` (used by tests and round trips)."""
-    return coll_pb.CreateCollectionRequest(**collection_config_fields(config))
-
-
 def collection_info(info: CollectionInfo) -> coll_pb.CollectionInfo:
     return coll_pb.CollectionInfo(
         **collection_config_fields(info.config), points_count=info.points_count, sequence=info.sequence

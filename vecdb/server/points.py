@@ -12,7 +12,7 @@ from typing import Any
 from grpc import aio
 
 from vecdb.engine.errors import InvalidArgument, VecdbError
-from vecdb.engine.types import UpdateResult
+from vecdb.engine.types import UpdateResult, UpsertBatch
 from vecdb.server import convert_to_domain as to_domain
 from vecdb.server import convert_to_proto as to_proto
 from vecdb.server.executors import run_in
@@ -28,22 +28,27 @@ class PointsService(PointsServicer):
 
     async def _upsert(self, request: Any) -> tuple[UpdateResult, list[int]]:
         """Convert, fill text-sourced fields through the encoder, write. Returns the result and
-        the positions of points whose text was truncated."""
+        the positions of points whose text was truncated. A collection without text work takes
+        one executor hop for conversion and write together."""
         settings = self._state.settings
-        db = self._state.database
-        config = db.collection(request.collection).config  # an attribute: no lock on the event loop
-        batch = await run_in(
-            self._state.executors.write, to_domain.upsert_batch, request,
-            max_payload_bytes=settings.max_payload_bytes, max_batch_points=settings.max_batch_points,
-        )
-        truncated: list[int] = []
+        collection = self._state.database.collection(request.collection)
+        config = collection.config  # an attribute: no lock on the event loop
+
+        def convert() -> UpsertBatch:
+            return to_domain.upsert_batch(
+                request, max_payload_bytes=settings.max_payload_bytes, max_batch_points=settings.max_batch_points
+            )
+
+        needs_text = (request.HasField("chunking") or bool(request.models)
+                      or any(vf.text_source is not None for vf in config.vectors))
+        if not needs_text:
+            return await run_in(self._state.executors.write, lambda: collection.upsert(convert())), []
+        batch = await run_in(self._state.executors.write, convert)
         if request.HasField("chunking"):
             window, overlap = to_domain.chunking(request.chunking)
             batch = await self._state.text_fields.chunk(config, batch, window, overlap)
-        if request.models or any(vf.text_source is not None for vf in config.vectors):
-            batch, truncated = await self._state.text_fields.fill(config, batch, dict(request.models))
-        result = await run_in(self._state.executors.write, db.collection(request.collection).upsert, batch)
-        return result, truncated
+        batch, truncated = await self._state.text_fields.fill(config, batch, dict(request.models))
+        return await run_in(self._state.executors.write, collection.upsert, batch), truncated
 
     async def Upsert(self, request: Any, context: aio.ServicerContext) -> Any:
         result, truncated = await self._upsert(request)
