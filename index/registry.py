@@ -11,11 +11,16 @@ from typing import Any
 from vecdb.index.base import VectorIndex
 from vecdb.index.flat import FlatIndex
 from vecdb.index.hnsw import HnswIndex
+from vecdb.index.quantized import QuantizedIndex
 from vecdb.kernels import Metric
 
 __all__ = ["INDEX_TYPES", "create_index"]
 
-INDEX_TYPES: dict[str, type[VectorIndex]] = {"hnsw": HnswIndex, "flat": FlatIndex}
+INDEX_TYPES: dict[str, type[VectorIndex]] = {
+    "hnsw": HnswIndex,
+    "flat": FlatIndex,
+    "quantized": QuantizedIndex,
+}
 """Backend name -> class. Each class takes (dim, metric, config) and has a `load` classmethod."""
 
 

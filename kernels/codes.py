@@ -21,6 +21,13 @@ uint8 array. The scoring kernels in `binary` never look inside a byte beyond thi
   is not linear in the bits (squared l2 on multi-bit levels) is served as
   |x|^2 - 2 q.x with a per-code bias (|x|^2 stored by the quantizer) added by the kernel.
 
+* **Per-plane weights** (`decode_planes`, `build_plane_lut`): the general linear decode of b bit
+  planes, x[j] = offset[j] + sum over planes p of weight[p, j] * bit_p[j], with one weight row
+  per plane. The affine level decode is the case weight[p] = scale * 2**(b - 1 - p); a
+  recurrent-residual code (each plane binarizes what the planes before it left over, with its
+  own scales s_p: x = mean + sum_p s_p * (2 bit_p - 1)) is weight[p] = 2 s_p, offset =
+  mean - sum_p s_p. Still linear in the bits, so one table row per byte stays exact.
+
 A quantizer with a different layout can still use the LUT kernels: they only require that the
 score be a sum over bytes of a per-(byte position, byte value) table.
 """
@@ -31,8 +38,10 @@ import numpy as np
 
 __all__ = [
     "build_lut",
+    "build_plane_lut",
     "code_bytes",
     "decode_codes",
+    "decode_planes",
     "pack_bits",
     "pack_codes",
     "sign_bits",
@@ -169,3 +178,60 @@ def _as_codes(codes: np.ndarray) -> np.ndarray:
             f"codes must be a 2-D uint8 array (n, n_bytes), got {arr.dtype} shape {arr.shape}"
         )
     return arr
+
+
+def _plane_weights(weights: np.ndarray, dim: int) -> np.ndarray:
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 2 or w.shape[1] != dim or not 1 <= w.shape[0] <= 8:
+        raise ValueError(
+            f"plane weights must have shape (planes in 1..8, {dim}), got shape {w.shape}"
+        )
+    return w
+
+
+def decode_planes(
+    codes: np.ndarray, dim: int, weights: np.ndarray, offset: float | np.ndarray = 0.0
+) -> np.ndarray:
+    """(n, dim) float32 offset + sum_p weights[p] * bit_p of b-plane codes (b = len(weights)).
+
+    The codes are laid out as in `pack_codes` (plane 0 first, ceil(dim / 8) bytes per plane);
+    `weights` is (b, dim), `offset` a scalar or (dim,).
+    """
+    w = _plane_weights(weights, dim)
+    arr = _as_codes(codes)
+    plane = (dim + 7) // 8
+    if arr.shape[1] != w.shape[0] * plane:
+        raise ValueError(
+            f"codes have {arr.shape[1]} bytes but {w.shape[0]} planes of {dim} dims need "
+            f"{w.shape[0] * plane}"
+        )
+    x = np.broadcast_to(_affine(offset, dim, "offset"), (arr.shape[0], dim)).copy()
+    for p in range(w.shape[0]):
+        x += unpack_bits(arr[:, p * plane : (p + 1) * plane], dim) * w[p]
+    return x.astype(np.float32)
+
+
+def build_plane_lut(
+    queries: np.ndarray, weights: np.ndarray, offset: float | np.ndarray = 0.0
+) -> np.ndarray:
+    """Per-query tables (q, b * ceil(dim / 8), 256) float32 with
+    sum_i lut[i, code[i]] = q . decode_planes(code, dim, weights, offset).
+
+    Built in float64, stored as float32; the constant q . offset is folded into row 0.
+    """
+    q = np.asarray(queries, dtype=np.float64)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.ndim != 2:
+        raise ValueError(f"queries must be (q, dim) or (dim,), got shape {q.shape}")
+    num_q, dim = q.shape
+    w = _plane_weights(weights, dim)
+    plane = (dim + 7) // 8
+    tables = []
+    for p in range(w.shape[0]):
+        weighted = np.zeros((num_q, plane * 8))
+        weighted[:, :dim] = q * w[p]
+        tables.append(weighted.reshape(num_q, plane, 8) @ _BIT_TABLE.T)
+    lut = np.concatenate(tables, axis=1)
+    lut[:, 0, :] += (q @ _affine(offset, dim, "offset"))[:, None]
+    return lut.astype(np.float32)

@@ -153,20 +153,19 @@ def test_oversized_message_is_resource_exhausted(tmp_path: Path) -> None:
 
 
 def test_capabilities_not_built_yet_answer_unimplemented(server: ServerProcess) -> None:
-    """The Cache service exists in the API but is not built yet: a raw call names the issue, and
-    health reports it NOT_SERVING."""
+    """Snapshots exist in the API but are not built yet: a raw call names the issue."""
     import grpc
 
-    from vecdb.v1 import cache_service_pb2, cache_service_pb2_grpc
+    from vecdb.v1 import admin_service_pb2, admin_service_pb2_grpc
 
     with grpc.insecure_channel(server.address) as channel:
-        stub = cache_service_pb2_grpc.CacheStub(channel)
+        stub = admin_service_pb2_grpc.AdminStub(channel)
         with pytest.raises(grpc.RpcError) as info:
-            stub.Lookup(cache_service_pb2.CacheLookupRequest(text="hi"), timeout=10)
+            stub.CreateSnapshot(admin_service_pb2.CreateSnapshotRequest(collection="docs"), timeout=10)
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "semantic cache (issue 7)" in info.value.details()
+    assert "snapshots (issue 9)" in info.value.details()
     with Client(server.address) as c:
-        assert c.health("vecdb.v1.Cache") == "NOT_SERVING" and c.health("vecdb.v1.Encoder") == "SERVING"
+        assert {"quantization", "multivector", "sparse", "bm25", "hybrid"} <= set(c.server_info().capabilities)
 
 
 def test_async_client_matches_sync(server: ServerProcess, docs: np.ndarray, client: Client) -> None:

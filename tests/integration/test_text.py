@@ -158,3 +158,27 @@ def test_chunking_stores_a_long_document_as_overlapping_windows(client: Client) 
     with pytest.raises(errors.InvalidArgument):
         client.upsert("books", [8], None, texts=["x y z"], chunking=(100_000, 0))
     assert client.delete("books", filter={"must": [{"key": "_document", "match": {"value": 7}}]}).count == len(chunks)
+
+
+def test_text_fills_multivector_and_bm25_fields_and_a_hybrid_text_query(client: Client) -> None:
+    """One text per point fills a dense field, a per-token (late interaction) field and a BM25
+    field; one query text reaches all three, fused."""
+    from vecdb_client import MultiVectorParams, Prefetch, Rerank, SparseParams
+
+    client.create_collection("mixed_text", {
+        "dense": VectorParams(dim=0, text_source=TextSource(model="minilm")),
+        "tokens": MultiVectorParams(dim=0, metric="cosine", text_source=TextSource(model="minilm")),
+        "bm25": SparseParams(modifier="bm25"),
+    })
+    info = client.get_collection("mixed_text")
+    assert info.vectors["tokens"].dim == 384 and info.vectors["tokens"].text_source.model_hash
+    client.upsert("mixed_text", list(range(len(DOCS))), None, texts=DOCS)
+    rec = client.get("mixed_text", [2], with_vectors=["tokens"])[0]
+    assert rec.vectors["tokens"].shape[0] > 5 and rec.vectors["tokens"].shape[1] == 384
+    question = "how do mutable python lists grow"
+    assert client.query("mixed_text", text=question, using="tokens", limit=1).ids == [2]
+    assert client.query("mixed_text", text=question, using="bm25", limit=1).ids == [2]
+    hits = client.query("mixed_text", limit=3, prefetch=[Prefetch(using="dense", text=question),
+                                                         Prefetch(using="bm25", text=question)],
+                        rerank=Rerank(using="tokens", text=question))
+    assert hits.ids[0] == 2

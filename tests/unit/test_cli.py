@@ -18,7 +18,7 @@ import pytest
 import vecdb_client
 
 from vecdb.cli import cmd_collection
-from vecdb.cli.errors import format_error
+from vecdb.cli.errors import UsageError, format_error
 from vecdb.cli.importer import load_state, run_import, state_path_for
 from vecdb.cli.main import build_parser, main
 from vecdb.cli.output import format_table, human_bytes, truncate
@@ -96,6 +96,20 @@ def test_global_options_work_before_and_after_the_command(monkeypatch):
     assert parse("health").address == "env:7"
 
 
+def test_collection_create_quantize_forms():
+    args = parse("collection", "create", "docs", "--dim", "8", "--quantize", "binary:2:recurrent_residual",
+                 "--oversampling", "3", "--no-rescore")
+    spec = cmd_collection.vector_specs(args)["default"]
+    assert spec["quantization"] == {"method": "binary", "bits": 2, "binary_method": "recurrent_residual",
+                                    "oversampling": 3.0, "rescore": False}
+    assert cmd_collection.vector_specs(parse("collection", "create", "d", "--dim", "8", "--quantize", "int8"))[
+        "default"]["quantization"] == {"method": "int8"}
+    with pytest.raises(SystemExit):
+        parse("collection", "create", "d", "--dim", "8", "--quantize", "binary:5")
+    with pytest.raises(UsageError, match="--oversampling and --no-rescore go with --quantize"):
+        cmd_collection.vector_specs(parse("collection", "create", "d", "--dim", "8", "--oversampling", "2"))
+
+
 def test_serve_options_default_to_none_so_settings_precedence_applies():
     args = parse("serve")
     assert (args.data_dir, args.host, args.port, args.config) == (None, None, None, None)
@@ -119,6 +133,7 @@ def test_collection_create_forms():
             "storage_dtype": "float32",
             "hnsw": None,
             "text_source": None,
+            "quantization": None,
         }
     }
     args = parse(
@@ -150,6 +165,7 @@ def test_collection_create_forms():
             "storage_dtype": "float16",
             "hnsw": {"m": 32, "ef_construct": 400, "ef": 0},
             "text_source": None,
+            "quantization": None,
         }
     }
     spec = '{"title": {"dim": 4}, "body": {"dim": 8, "metric": "dot", "hnsw": {"ef": 99}}}'
@@ -161,6 +177,7 @@ def test_collection_create_forms():
         "storage_dtype": "float16",
         "hnsw": None,
         "text_source": None,
+        "quantization": None,
     }
     assert specs["body"]["metric"] == "dot"
     assert specs["body"]["hnsw"] == {"m": 0, "ef_construct": 0, "ef": 99}
@@ -202,7 +219,7 @@ def test_vectors_json_errors_are_usage_errors(capsys):
     assert code == 2
     assert (
         err == "error: --vectors-json field 't': unknown key 'metrc' (known: dim, metric, "
-        "storage_dtype, hnsw, text_source)\n"
+        "storage_dtype, hnsw, text_source, quantization)\n"
     )
 
 
@@ -838,6 +855,7 @@ def test_collection_create_with_a_text_model_forms():
             "storage_dtype": "float32",
             "hnsw": None,
             "text_source": {"model": "minilm", "payload_key": ""},
+            "quantization": None,
         }
     }
     args = parse(

@@ -778,8 +778,17 @@ def test_sync_and_async_clients_have_the_same_api() -> None:
             "server_info",
             "stats",
             "checkpoint",
+            "retrain_quantization",
             "encode",
             "list_models",
+            "cache_lookup",
+            "cache_store",
+            "cache_invalidate",
+            "cache_stats",
+            "cache_get_policy",
+            "cache_set_policy",
+            "cache_report_load",
+            "cache_report_false_hit",
         ]
     )
 
@@ -1229,7 +1238,7 @@ def test_text_query_and_model_go_into_the_request() -> None:
     by_vector = _ops.query("notes", [0.1, 0.2], point=None, model="minilm", **QUERY_KW).request
     assert by_vector.query.WhichOneof("kind") == "vector" and by_vector.model == "minilm"
     for vector, point, text in (([1.0], None, "t"), (None, 3, "t"), (None, None, None)):
-        with invalid(r"^query: pass exactly one of vector, point, text$"):
+        with invalid(r"^query: pass exactly one of vector, point, text \(with prefetch"):
             _ops.query("notes", vector, point=point, text=text, **QUERY_KW)
     with invalid(r"^text: must be a str, got list$"):
         _ops.query("notes", None, point=None, text=["a"], **QUERY_KW)  # type: ignore[arg-type]

@@ -7,18 +7,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from vecdb.kernels.metrics import Metric
 
 from vecdb.engine.database import Database
 from vecdb.engine.errors import (
-    AlreadyExists, CollectionNotFound, FieldNotFound, InvalidArgument, NotFound, Unimplemented,
+    AlreadyExists,
+    CollectionNotFound,
+    FieldNotFound,
+    InvalidArgument,
+    NotFound,
 )
 from vecdb.engine.filters import Filter, Match, Range
 from vecdb.engine.schema import (
-    CollectionConfig, DenseField, MultiVectorField, PayloadIndexConfig, PayloadIndexType, QuantizationConfig,
-    SparseField, StorageDType,
+    PayloadIndexConfig,
+    PayloadIndexType,
+    StorageDType,
 )
 from vecdb.engine.types import NearestQuery, UpsertBatch
-from vecdb.kernels.metrics import Metric
 
 from .engine_helpers import dense_config, open_db, random_vectors, simulate_crash
 
@@ -208,17 +213,6 @@ def test_collection_lifecycle_errors(db: Database) -> None:
         db.create_collection(dense_config(name="../escape"))
     assert db.delete_collection("docs") and not db.delete_collection("docs")
     assert not db.exists("docs") and db.list_collections() == []
-
-
-@pytest.mark.parametrize("field,capability", [
-    (MultiVectorField(name="m", dim=8), "issue 5"),
-    (SparseField(name="s"), "issue 6"),
-    (DenseField(name="q", dim=8, quantization=QuantizationConfig()), "issue 4"),
-])
-def test_kinds_not_built_yet_answer_unimplemented(db: Database, field: object, capability: str) -> None:
-    with pytest.raises(Unimplemented, match=capability):
-        db.create_collection(CollectionConfig(name="x", vectors=(field,)))  # type: ignore[arg-type]
-    assert not db.exists("x")
 
 
 def test_float16_storage_round_trips_within_precision(db: Database) -> None:

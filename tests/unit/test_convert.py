@@ -15,11 +15,13 @@ import pytest
 from vecdb.engine.errors import FieldNotFound, InvalidArgument, Unimplemented
 from vecdb.engine.filters import MAX_FILTER_DEPTH, Filter, HasId, IsEmpty, Match, MatchAny, Range
 from vecdb.engine.schema import (
+    Bm25Config,
     CollectionConfig,
     DenseField,
     HnswConfig,
     Metric,
     MultiVectorField,
+    MuveraConfig,
     PayloadIndexConfig,
     PayloadIndexType,
     QuantizationConfig,
@@ -30,7 +32,10 @@ from vecdb.engine.schema import (
 from vecdb.engine.types import (
     CollectionInfo,
     CollectionStats,
+    Diversity,
     FieldStats,
+    Fusion,
+    HybridQuery,
     Record,
     Hits,
     ScrollPage,
@@ -118,19 +123,22 @@ def test_create_request_zeros_and_unspecified_become_defaults() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "field, issue",
-    [
-        (coll_pb.VectorFieldConfig(name="v", dense=coll_pb.DenseParams(
-            dim=4, quantization=coll_pb.QuantizationParams(binary=coll_pb.BinaryQuantization(bits=2)))), "issue 4"),
-        (coll_pb.VectorFieldConfig(name="v", multivector=coll_pb.MultiVectorParams(dim=4)), "issue 5"),
-        (coll_pb.VectorFieldConfig(name="v", sparse=coll_pb.SparseParams(modifier=coll_pb.SparseParams.BM25)), "issue 6"),
-    ],
-)
-def test_unbuilt_field_kinds_map_onto_the_schema_and_validate_refuses_them(field: coll_pb.VectorFieldConfig, issue: str) -> None:
-    config = to_domain.collection_config(coll_pb.CreateCollectionRequest(name="c", vectors=[field]))
-    with raises(Unimplemented, issue, "'v'"):
-        config.validate()
+def test_every_field_kind_converts_validates_and_round_trips() -> None:
+    req = coll_pb.CreateCollectionRequest(name="c")
+    req.vectors.add(name="q", dense=coll_pb.DenseParams(
+        dim=4, quantization=coll_pb.QuantizationParams(binary=coll_pb.BinaryQuantization(bits=2))))
+    req.vectors.add(name="m", multivector=coll_pb.MultiVectorParams(
+        dim=4, muvera=coll_pb.MuveraParams(reps=8, k_sim=3, d_proj=0, candidates=50)))
+    req.vectors.add(name="s", sparse=coll_pb.SparseParams(
+        modifier=coll_pb.SparseParams.BM25, bm25=coll_pb.Bm25Params(k1=1.5, text_key="body", stemmer="")))
+    req.vectors.add(name="splade", sparse=coll_pb.SparseParams())
+    config = to_domain.collection_config(req)
+    config.validate()
+    assert config.vectors[1].muvera == MuveraConfig(reps=8, k_sim=3, d_proj=0, candidates=50)
+    assert config.vectors[2].bm25 == Bm25Config(k1=1.5, text_key="body", stemmer="")
+    assert config.vectors[3] == SparseField(name="splade")
+    again = to_domain.collection_config(coll_pb.CreateCollectionRequest(**to_proto.collection_config_fields(config)))
+    assert again == config
 
 
 def test_text_sources_and_text_queries_convert() -> None:
@@ -140,8 +148,10 @@ def test_text_sources_and_text_queries_convert() -> None:
     assert config.vectors[0].text_source == TextSource(model="minilm", payload_key="body")
     req = query_pb.QueryRequest(collection="docs", query=query_pb.QueryInput(text="hello"))
     q = to_domain.nearest_query(req, None, max_limit=100)
-    assert q.vector is None and q.point is None and to_domain.query_texts(req) == "hello"
-    assert to_domain.query_texts(query_pb.QueryRequest(query=query_pb.QueryInput(point=to_proto.point_id(1)))) is None
+    assert q.vector is None and q.point is None and q.text == "hello"
+    q = to_domain.nearest_query(query_pb.QueryRequest(query=query_pb.QueryInput(point=to_proto.point_id(1))), None,
+                                max_limit=100)
+    assert q.text is None and q.point == 1
 
 
 def test_unbuilt_kinds_keep_their_parameters() -> None:
@@ -156,7 +166,10 @@ def test_unbuilt_kinds_keep_their_parameters() -> None:
     assert config.vectors[0].quantization == QuantizationConfig(
         method="binary", bits=2, binary_method="recurrent_residual", oversampling=3.0, rescore=False)
     assert config.vectors[1] == MultiVectorField(name="m", dim=128, metric=Metric.COSINE, storage_dtype=StorageDType.FLOAT16)
-    assert config.vectors[2] == SparseField(name="s", modifier="bm25", text_source=TextSource(model="splade", payload_key="body"))
+    assert config.vectors[2] == SparseField(name="s", modifier="bm25", text_source=TextSource(model="splade", payload_key="body"),
+                                            bm25=Bm25Config())
+    with raises(InvalidArgument, "BM25", "text_source"):
+        config.validate()
 
 
 def test_create_request_refusals_name_the_field() -> None:
@@ -379,14 +392,25 @@ def test_empty_and_oversized_upserts_are_refused() -> None:
         to_domain.upsert_batch(req, max_payload_bytes=100, max_batch_points=2)
 
 
-def test_multi_and_sparse_point_vectors_are_unimplemented() -> None:
-    req = upsert([point(1, {})])
+def test_multi_and_sparse_point_vectors_convert_per_point() -> None:
+    req = upsert([point(1, {"d": [1.0, 2.0]}), point(2, {"d": [3.0, 4.0]}), point(3, {"d": [5.0, 6.0]})])
     req.points[0].vectors["m"].multi.CopyFrom(wire(np.ones((2, 3), "<f4")))
-    with raises(Unimplemented, "points[0].vectors['m']", "issue 5"):
+    req.points[2].vectors["m"].multi.CopyFrom(wire(np.zeros((1, 3), "<f4")))
+    req.points[1].vectors["s"].sparse.CopyFrom(common_pb.SparseVector(indices=[7, 1], values=[0.5, 2.0]))
+    batch = to_domain.upsert_batch(req, **LIMITS)
+    assert batch.vectors["d"].shape == (3, 2)
+    m = batch.vectors["m"]
+    assert len(m) == 3 and m[1] is None and m[0].shape == (2, 3) and m[2].shape == (1, 3)
+    s = batch.vectors["s"]
+    assert s[0] is None and s[2] is None
+    assert s[1].indices.tolist() == [7, 1] and s[1].values.tolist() == [0.5, 2.0]
+    req = upsert([point(1, {})])
+    req.points[0].vectors["s"].sparse.CopyFrom(common_pb.SparseVector(indices=[1, 2], values=[0.5]))
+    with raises(InvalidArgument, "points[0].vectors['s'].sparse", "2 indices but 1 values"):
         to_domain.upsert_batch(req, **LIMITS)
     req = upsert([point(1, {})])
-    req.points[0].vectors["s"].sparse.CopyFrom(common_pb.SparseVector(indices=[1], values=[0.5]))
-    with raises(Unimplemented, "points[0].vectors['s']", "issue 6"):
+    req.points[0].vectors["m"].multi.CopyFrom(wire(np.ones(3, "<f4")))
+    with raises(InvalidArgument, "points[0].vectors['m'].multi", "[n_tokens, dim]"):
         to_domain.upsert_batch(req, **LIMITS)
 
 
@@ -514,28 +538,52 @@ def test_with_vectors_resolves_against_the_config() -> None:
     assert q.with_vectors == ("text", "image")
 
 
-@pytest.mark.parametrize(
-    "kind, value, fragments",
-    [
-        ("sparse", common_pb.SparseVector(indices=[1], values=[1.0]), ("query.sparse", "issue 6")),
-        ("multi", wire(np.ones((2, 3), "<f4")), ("query.multi", "issue 5")),
-    ],
-)
-def test_unbuilt_query_inputs_are_unimplemented(kind: str, value: object, fragments: tuple[str, ...]) -> None:
-    req = query_pb.QueryRequest(collection="docs", query=query_pb.QueryInput(**{kind: value}))  # type: ignore[arg-type]
-    with raises(Unimplemented, *fragments, "not implemented in this version"):
-        to_domain.nearest_query(req, None, max_limit=100)
+def test_sparse_and_multi_query_inputs_convert() -> None:
+    req = query_pb.QueryRequest(collection="docs", query=query_pb.QueryInput(
+        sparse=common_pb.SparseVector(indices=[3, 1], values=[1.0, 0.5])))
+    q = to_domain.nearest_query(req, None, max_limit=100)
+    assert q.vector.indices.tolist() == [3, 1] and q.vector.values.tolist() == [1.0, 0.5]
+    req = query_pb.QueryRequest(collection="docs", query=query_pb.QueryInput(multi=wire(np.ones((2, 3), "<f4"))))
+    assert to_domain.nearest_query(req, None, max_limit=100).vector.shape == (2, 3)
+
+
+def test_hybrid_queries_convert_with_stages_fusion_rerank_and_diversity() -> None:
+    text = query_pb.QueryInput(text="red fox")
+    req = query_pb.QueryRequest(
+        collection="docs", limit=5,
+        prefetch=[query_pb.Prefetch(using="dense", query=text, limit=50),
+                  query_pb.Prefetch(using="bm25", query=text, filter=common_pb.Filter(must=[common_pb.Condition(
+                      field=common_pb.FieldCondition(key="lang", match=common_pb.MatchValue(keyword="en")))]))],
+        fusion=query_pb.Fusion(method=query_pb.Fusion.RRF, rrf_k=10, weights=[2.0, 1.0]),
+        rerank=query_pb.Rerank(using="colbert", query=query_pb.QueryInput(multi=wire(np.ones((2, 3), "<f4")))),
+        diversity=query_pb.Diversity(method=query_pb.Diversity.COVERAGE, relevance_weight=0.7, using="dense"),
+    )
+    q = to_domain.query_request(req, None, max_limit=1000)
+    assert isinstance(q, HybridQuery) and q.limit == 5
+    assert [s.using for s in q.prefetch] == ["dense", "bm25"]
+    assert q.prefetch[0].limit == 50 and q.prefetch[1].limit == to_domain.DEFAULT_STAGE_LIMIT
+    assert q.prefetch[0].text == "red fox" and q.prefetch[1].filter is not None
+    assert q.fusion == Fusion(method="rrf", k=10, weights=(2.0, 1.0))
+    assert q.rerank is not None and q.rerank.query.using == "colbert" and q.rerank.query.vector.shape == (2, 3)
+    assert q.diversity == Diversity(method="coverage", lambda_=pytest.approx(0.7), using="dense")
+    # A plain query with diversity draws 10 x limit candidates from its one field.
+    plain = to_domain.query_request(query(limit=4, diversity=query_pb.Diversity()), None, max_limit=1000)
+    assert isinstance(plain, HybridQuery) and plain.prefetch[0].limit == 40
 
 
 @pytest.mark.parametrize(
-    "extra",
-    [{"prefetch": [query_pb.Prefetch(using="a")]},
-     {"fusion": query_pb.Fusion(method=query_pb.Fusion.RRF)},
-     {"rerank": query_pb.Rerank(using="a")}],
+    "extra, fragments",
+    [({"rerank": query_pb.Rerank(using="a", query=query_pb.QueryInput(text="x"))}, ("rerank", "add prefetch")),
+     ({"fusion": query_pb.Fusion(method=query_pb.Fusion.RRF)}, ("fusion", "add prefetch")),
+     ({"prefetch": [query_pb.Prefetch(using="a")]}, ("prefetch[0].query is not set",)),
+     ({"prefetch": [query_pb.Prefetch(using="a", query=query_pb.QueryInput(text="x"), limit=5000)]},
+      ("prefetch[0].limit = 5000",))],
 )
-def test_prefetch_fusion_and_rerank_are_unimplemented(extra: dict[str, object]) -> None:
-    with raises(Unimplemented, "prefetch, fusion and rerank stages (issue 6)"):
-        to_domain.nearest_query(query(**extra), None, max_limit=100)
+def test_hybrid_refusals_name_the_place(extra: dict[str, object], fragments: tuple[str, ...]) -> None:
+    with raises(InvalidArgument, *fragments):
+        to_domain.query_request(query(**extra), None, max_limit=1000)
+    with raises(InvalidArgument, "hybrid queries go one per Query call"):
+        to_domain.nearest_query(query(**extra), None, max_limit=1000)
 
 
 def test_query_needs_an_input_and_a_single_vector() -> None:

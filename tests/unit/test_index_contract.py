@@ -20,14 +20,24 @@ from vecdb.index import (
     HnswIndexConfig,
     IndexLoadError,
     Neighbors,
+    QuantizedIndexConfig,
     VectorIndex,
     create_index,
 )
 from vecdb.kernels import Metric, normalize, scores, topk
 
 DIM = 16
-CONFIG_TYPES: dict[str, Any] = {"hnsw": HnswIndexConfig, "flat": FlatIndexConfig}
-CASES = [(kind, metric) for kind in sorted(INDEX_TYPES) for metric in Metric]
+CONFIG_TYPES: dict[str, Any] = {
+    "hnsw": HnswIndexConfig,
+    "flat": FlatIndexConfig,
+    "quantized": QuantizedIndexConfig,
+}
+# "quantized" scores compact codes, not the stored floats (the engine rescores its candidates
+# from the originals), so the score-exact assertions here do not apply to it; its own contract
+# (recall with rescoring, filters, deletes, persistence, errors) is tests/unit/test_quantized_index.py.
+APPROXIMATE_SCORES = {"quantized"}
+EXACT_KINDS = sorted(set(INDEX_TYPES) - APPROXIMATE_SCORES)
+CASES = [(kind, metric) for kind in EXACT_KINDS for metric in Metric]
 TOL = 1e-4
 
 
@@ -467,7 +477,7 @@ def test_create_index_names_the_choices() -> None:
         assert isinstance(create_index(kind, dim=4, metric=Metric.DOT), VectorIndex)
 
 
-@pytest.mark.parametrize("kind", sorted(INDEX_TYPES))
+@pytest.mark.parametrize("kind", EXACT_KINDS)
 def test_exact_scans_use_the_configured_kernel_device(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The kernel device from the server settings reaches the index's exact scans."""
     from vecdb.kernels.dense import DENSE_TOPK_BACKENDS

@@ -15,7 +15,8 @@ __all__ = ["register", "parse_index", "vector_specs", "check_create", "text_sour
 METRICS = ("cosine", "dot", "l2")
 DTYPES = ("float32", "float16")
 INDEX_TYPES = ("keyword", "integer", "float", "bool")
-_SPEC_KEYS = {"dim", "metric", "storage_dtype", "dtype", "hnsw", "text_source"}
+_SPEC_KEYS = {"dim", "metric", "storage_dtype", "dtype", "hnsw", "text_source", "quantization"}
+_QUANTIZATION_KEYS = {"method", "bits", "binary_method", "oversampling", "rescore", "query_mode"}
 _TEXT_SOURCE_KEYS = {"model", "payload_key"}
 _HNSW_KEYS = ("m", "ef_construct", "ef")
 
@@ -63,6 +64,38 @@ def parse_index(text: str) -> tuple[str, str]:
     return key, kind
 
 
+def parse_quantization(text: str) -> dict[str, Any]:
+    """--quantize: "int8", "binary", "binary:BITS" or "binary:BITS:METHOD"."""
+    parts = text.split(":")
+    if parts[0] == "int8" and len(parts) == 1:
+        return {"method": "int8"}
+    if parts[0] == "binary" and len(parts) <= 3:
+        spec: dict[str, Any] = {"method": "binary"}
+        if len(parts) > 1:
+            if not parts[1].isdigit() or not 1 <= int(parts[1]) <= 4:
+                raise argparse.ArgumentTypeError(f"bits must be 1-4, got {parts[1]!r}")
+            spec["bits"] = int(parts[1])
+        if len(parts) > 2:
+            if parts[2] not in ("threshold", "recurrent_residual"):
+                raise argparse.ArgumentTypeError(
+                    f"method must be threshold or recurrent_residual, got {parts[2]!r}"
+                )
+            spec["binary_method"] = parts[2]
+        return spec
+    raise argparse.ArgumentTypeError(
+        f"expected int8, binary, binary:BITS or binary:BITS:METHOD, got {text!r}"
+    )
+
+
+def _quantization(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or set(value) - _QUANTIZATION_KEYS:
+        raise UsageError(
+            f'{where}: quantization must be an object like {{"method": "binary", "bits": 2}} '
+            f"with keys from {sorted(_QUANTIZATION_KEYS)}, got {value!r}"
+        )
+    return dict(value)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -80,6 +113,7 @@ def _spec(
     hnsw: dict[str, int],
     where: str,
     text_source: dict[str, str] | None = None,
+    quantization: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     if dim is None and text_source is not None:
         dim = 0  # the server fills in the model's dimension
@@ -102,6 +136,7 @@ def _spec(
         "storage_dtype": dtype,
         "hnsw": dict(hnsw) if any(hnsw.values()) else None,
         "text_source": text_source,
+        "quantization": quantization,
     }
 
 
@@ -131,6 +166,13 @@ def check_create(args: argparse.Namespace) -> None:
         )
     if args.text_key is not None and args.text_model is None:
         raise UsageError("--text-key goes with --text-model")
+    if args.vectors_json is not None and (args.quantize or args.oversampling or args.no_rescore):
+        raise UsageError(
+            '--quantize, --oversampling and --no-rescore go with --dim; with --vectors-json give '
+            'each field a "quantization": {"method": ...}'
+        )
+    if (args.oversampling or args.no_rescore) and not args.quantize:
+        raise UsageError("--oversampling and --no-rescore go with --quantize")
 
 
 def vector_specs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -143,8 +185,16 @@ def vector_specs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         text_source = None
         if args.text_model is not None:
             text_source = {"model": args.text_model, "payload_key": args.text_key or ""}
+        quantization = None
+        if args.quantize:
+            quantization = dict(args.quantize)
+            if args.oversampling:
+                quantization["oversampling"] = args.oversampling
+            if args.no_rescore:
+                quantization["rescore"] = False
         return {
-            args.field or "default": _spec(args.dim, metric, dtype, defaults, "--dim", text_source)
+            args.field
+            or "default": _spec(args.dim, metric, dtype, defaults, "--dim", text_source, quantization)
         }
     if args.field is not None:
         raise UsageError("--field goes with --dim; with --vectors-json the keys name the fields")
@@ -160,7 +210,7 @@ def vector_specs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         if unknown:
             raise UsageError(
                 f"{where}: unknown key {min(unknown)!r} (known: dim, metric, storage_dtype, hnsw, "
-                "text_source)"
+                "text_source, quantization)"
             )
         hnsw_in = entry.get("hnsw") or {}
         if not isinstance(hnsw_in, dict) or set(hnsw_in) - set(_HNSW_KEYS):
@@ -173,12 +223,13 @@ def vector_specs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             hnsw,
             where,
             None if entry.get("text_source") is None else _text_source(entry["text_source"], where),
+            None if entry.get("quantization") is None else _quantization(entry["quantization"], where),
         )
     return specs
 
 
 def _to_sdk(specs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from vecdb_client import HnswParams, TextSource, VectorParams
+    from vecdb_client import HnswParams, QuantizationParams, TextSource, VectorParams
 
     return {
         name: VectorParams(
@@ -187,6 +238,7 @@ def _to_sdk(specs: dict[str, dict[str, Any]]) -> dict[str, Any]:
             storage_dtype=s["storage_dtype"],
             hnsw=HnswParams(**s["hnsw"]) if s["hnsw"] else None,
             text_source=TextSource(**s["text_source"]) if s.get("text_source") else None,
+            quantization=QuantizationParams(**s["quantization"]) if s.get("quantization") else None,
         )
         for name, s in specs.items()
     }
@@ -218,7 +270,19 @@ def _field_summary(params: Any) -> str:
     source = getattr(params, "text_source", None)
     if source is not None:
         parts.append(f"from text by {source.model or '(server default)'}")
+    q = getattr(params, "quantization", None)
+    if q is not None:
+        parts.append(quantization_summary(q))
     return " ".join(p for p in parts if p)
+
+
+def quantization_summary(q: Any) -> str:
+    """'binary 2-bit threshold x4 rescore' / 'int8 x4'."""
+    if q is None:
+        return ""
+    head = "int8" if q.method == "int8" else f"binary {q.bits}-bit {q.binary_method}"
+    tail = f" x{q.oversampling:g}" if q.oversampling else ""
+    return head + tail + ("" if q.rescore else " no-rescore")
 
 
 def _vectors_summary(info: Any) -> str:
@@ -294,8 +358,12 @@ def run_info(args: argparse.Namespace) -> int:
         "INDEXED",
         "CAPACITY",
         "RAM",
+        "VECTOR RAM",
         "CHECKPOINT SEQ",
     ]
+    with_quantization = any(getattr(p, "quantization", None) for p in info.vectors.values())
+    if with_quantization:
+        headers.append("QUANTIZATION")
     with_text = any(getattr(p, "text_source", None) is not None for p in info.vectors.values())
     if with_text:
         headers.append("TEXT SOURCE")
@@ -315,8 +383,10 @@ def run_info(args: argparse.Namespace) -> int:
                 f.indexed_points if f is not None else None,
                 f.index_capacity if f is not None else None,
                 human_bytes(f.ram_bytes) if f is not None else "",
+                _vector_ram(f),
                 f.checkpoint_sequence if f is not None else None,
             ]
+            + ([quantization_summary(p.quantization)] if with_quantization else [])
             + ([text_source_summary(getattr(p, "text_source", None))] if with_text else [])
         )
     widths: list[int | None] = [*(48 for _ in headers[1:]), 64]
@@ -326,6 +396,28 @@ def run_info(args: argparse.Namespace) -> int:
         parts += ["", format_table(["PAYLOAD INDEX", "TYPE"], index_rows)]
     data = {"collection": to_jsonable(info), "stats": to_jsonable(stats)}
     emit(args, "\n".join(parts), data)
+    return 0
+
+
+def _vector_ram(f: Any) -> str:
+    """The vector data in memory, and the saving against float32 when there is one."""
+    if f is None or not f.vector_ram_bytes:
+        return ""
+    text = human_bytes(f.vector_ram_bytes)
+    if f.float32_bytes and f.vector_ram_bytes < f.float32_bytes:
+        text += f" ({f.float32_bytes / f.vector_ram_bytes:.0f}x < float32)"
+    return text
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        stats = client.retrain_quantization(args.name, args.field)
+    codebook = stats.codebook or {}
+    text = (
+        f"retrained {args.name}/{args.field}: {stats.indexed_points} points, "
+        f"vector RAM {_vector_ram(stats)}, codebook {codebook}"
+    )
+    emit(args, text, to_jsonable(stats))
     return 0
 
 
@@ -425,6 +517,24 @@ def register(
         "--ef", type=_positive, metavar="N", help="HNSW default search breadth (default 64)"
     )
     create.add_argument(
+        "--quantize",
+        type=parse_quantization,
+        metavar="SPEC",
+        help="keep compact codes in memory: int8, binary, binary:BITS (1-4) or "
+        "binary:BITS:recurrent_residual; the originals stay on disk for rescoring",
+    )
+    create.add_argument(
+        "--oversampling",
+        type=float,
+        metavar="X",
+        help="with --quantize: candidates drawn from the codes = limit x X (default 4)",
+    )
+    create.add_argument(
+        "--no-rescore",
+        action="store_true",
+        help="with --quantize: rank by code scores alone (no exact rescoring)",
+    )
+    create.add_argument(
         "--index",
         action="append",
         type=parse_index,
@@ -447,6 +557,18 @@ def register(
     )
     info.add_argument("name")
     info.set_defaults(func=run_info)
+
+    retrain = actions.add_parser(
+        "retrain",
+        parents=parents,
+        help="re-train a quantized field's codebook on all stored vectors",
+        description="Re-train a quantized field's codebook (mean, levels, scales) on every "
+        "stored original and rebuild its codes. Run it after a bulk load: the codebook is first "
+        "trained on the points that arrived first.",
+    )
+    retrain.add_argument("name")
+    retrain.add_argument("field", help="the quantized vector field")
+    retrain.set_defaults(func=run_retrain)
 
     delete = actions.add_parser(
         "delete",

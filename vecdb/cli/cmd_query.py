@@ -23,6 +23,14 @@ examples:
                           {"key": "price", "range": {"lte": 50}}]}'
   vecdb search docs --vector-file q.npy --exact --json
   vecdb search notes --text "where did I park?" --limit 3 --with-payload
+  vecdb search docs --text "rust borrow checker" --hybrid dense,bm25 --limit 10
+  vecdb search docs --text "rust borrow checker" --hybrid dense,bm25 --fusion dbsf \
+      --candidates 200 --rerank colbert --diversity mmr:0.7
+
+--hybrid runs one prefetch stage per named field with the same --text (each stage draws
+--candidates points), fuses them (--fusion rrf|dbsf|weighted, default rrf), optionally rescores
+the fused candidates exactly with --rerank FIELD and picks the results for variety with
+--diversity mmr|coverage[:LAMBDA] over the first dense field named.
 
 --text is encoded by the server, as a query, with the model of the field's text source
 (a field created with `vecdb collection create ... --text-model MODEL`).
@@ -75,7 +83,61 @@ def results_table(points: list[Any], *, with_payload: bool) -> str:
     return format_table(headers, rows, max_width=[None, 40, None, 80])
 
 
+def parse_diversity(text: str) -> tuple[str, float]:
+    """--diversity: "mmr", "coverage", "mmr:0.7"."""
+    method, _, weight = text.partition(":")
+    if method not in ("mmr", "coverage"):
+        raise argparse.ArgumentTypeError(f"expected mmr or coverage[:LAMBDA], got {text!r}")
+    try:
+        value = float(weight) if weight else 0.5
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"LAMBDA must be a number in [0, 1], got {weight!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"LAMBDA must be in [0, 1], got {value}")
+    return method, value
+
+
+def _hybrid_fields(text: str) -> list[str]:
+    fields = [f.strip() for f in text.split(",") if f.strip()]
+    if len(fields) < 1:
+        raise argparse.ArgumentTypeError("expected field names separated by commas, e.g. dense,bm25")
+    return fields
+
+
+def run_hybrid(args: argparse.Namespace) -> int:
+    from vecdb_client import Diversity, Fusion, Prefetch, Rerank
+
+    if args.text is None:
+        raise UsageError("--hybrid needs --text: every stage searches its field with the same text")
+    stages = [Prefetch(using=f, text=args.text, limit=args.candidates) for f in args.hybrid]
+    rerank = Rerank(using=args.rerank, text=args.text) if args.rerank else None
+    diversity = None
+    if args.diversity:
+        method, weight = args.diversity
+        diversity = Diversity(method, weight, using=args.diversity_field or "")
+    with connect(args) as client:
+        points = client.query(
+            args.collection,
+            prefetch=stages,
+            fusion=Fusion(args.fusion or "rrf"),
+            rerank=rerank,
+            diversity=diversity,
+            filter=parse_filter(args.filter),
+            limit=args.limit,
+            score_threshold=args.score_threshold,
+            with_payload=args.with_payload,
+            with_vectors=args.with_vectors,
+        )
+    emit(args, results_table(list(points), with_payload=args.with_payload), list(points))
+    return 0
+
+
 def run_search(args: argparse.Namespace) -> int:
+    if args.hybrid:
+        return run_hybrid(args)
+    for flag in ("fusion", "rerank", "diversity"):
+        if getattr(args, flag):
+            raise UsageError(f"--{flag} goes with --hybrid")
     text = args.text
     vector = None if text is not None else query_vector(args.vector, args.vector_file, args.row)
     query_filter = parse_filter(args.filter)
@@ -152,6 +214,27 @@ def register(
     p.add_argument("--with-vectors", action="store_true", help="return vectors (with --json)")
     p.add_argument("--ef", type=_positive, help="HNSW search breadth for this query")
     p.add_argument("--exact", action="store_true", help="exact search instead of HNSW")
+    p.add_argument(
+        "--hybrid",
+        type=_hybrid_fields,
+        metavar="F1,F2",
+        help="hybrid search: one stage per field (dense, sparse, BM25, multi-vector) with --text",
+    )
+    p.add_argument("--fusion", choices=("rrf", "dbsf", "weighted"), help="with --hybrid (default rrf)")
+    p.add_argument(
+        "--candidates",
+        type=_positive,
+        default=100,
+        help="with --hybrid: points each stage draws (default: %(default)s)",
+    )
+    p.add_argument("--rerank", metavar="FIELD", help="with --hybrid: rescore the fused candidates exactly")
+    p.add_argument(
+        "--diversity",
+        type=parse_diversity,
+        metavar="METHOD[:LAMBDA]",
+        help="with --hybrid: mmr or coverage, LAMBDA in [0, 1] (1 = relevance only; default 0.5)",
+    )
+    p.add_argument("--diversity-field", metavar="FIELD", help="dense field for --diversity")
     p.set_defaults(func=run_search)
 
     c = sub.add_parser(

@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from vecdb.cli import cmd_collection, cmd_encoder, cmd_import, cmd_query, cmd_server
+from vecdb.cli import cmd_cache, cmd_collection, cmd_encoder, cmd_import, cmd_query, cmd_server
 from vecdb.cli.common import EpilogFormatter
 from vecdb.cli.errors import CommandFailed, UsageError, format_error, sdk_error_types
 
@@ -32,6 +32,7 @@ examples:
   vecdb search notes --text "where did I park?" --limit 3
   vecdb encode --text "hello world" --kind dense
   vecdb models
+  vecdb cache lookup --text "how to reverse a python list" --category code --model gpt-4o
   vecdb count docs --filter '{"must": [{"key": "color", "match": {"value": "red"}}]}'
   vecdb --json collection info docs
   vecdb collection delete docs --yes
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parents = [_global_options(top_level=False)]
-    for module in (cmd_server, cmd_collection, cmd_import, cmd_query, cmd_encoder):
+    for module in (cmd_server, cmd_collection, cmd_import, cmd_query, cmd_encoder, cmd_cache):
         module.register(sub, parents)
     return parser
 

@@ -14,11 +14,11 @@ import json
 import logging
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-__all__ = ["Manifest", "FieldCheckpoint", "read_manifest", "write_checkpoint", "verified_path", "fsync_dir", "atomic_write"]
+__all__ = ["FieldCheckpoint", "Manifest", "atomic_write", "fsync_dir", "read_manifest", "verified_path", "write_checkpoint"]
 
 log = logging.getLogger(__name__)
 

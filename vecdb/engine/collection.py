@@ -20,9 +20,10 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import lmdb
 import numpy as np
@@ -31,22 +32,39 @@ from vecdb.engine.checkpoint import read_manifest, verified_path, write_checkpoi
 from vecdb.engine.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from vecdb.engine.filter_eval import select
 from vecdb.engine.filters import Filter
+from vecdb.engine.hybrid import Ranking, both, check_hybrid, fuse, rank_order, select_diverse
 from vecdb.engine.ids import decode_point_id, encode_point_id
+from vecdb.engine.kinds import FieldKind, field_kind
 from vecdb.engine.options import EngineOptions
 from vecdb.engine.payload import decode_payload
 from vecdb.engine.payload_index import PayloadTable
-from vecdb.engine.schema import CollectionConfig, DenseField
+from vecdb.engine.schema import CollectionConfig, DenseField, VectorField
 from vecdb.engine.storage import CollectionStore, StoredRecord
 from vecdb.engine.types import (
-    CollectionInfo, CollectionStats, FieldStats, Hits, NearestQuery, PointId, Record, ScrollPage,
-    UpdateResult, UpsertBatch,
+    CollectionInfo,
+    CollectionStats,
+    Diversity,
+    FieldStats,
+    Hits,
+    HybridQuery,
+    NearestQuery,
+    PointId,
+    Record,
+    Rerank,
+    ScrollPage,
+    UpdateResult,
+    UpsertBatch,
 )
 from vecdb.engine.validation import (
-    PreparedUpsert, check_query_matrix, check_query_shape, check_query_vector, check_vector_fields, point_keys,
+    PreparedUpsert,
+    check_query_matrix,
+    check_query_shape,
+    check_query_vector,
+    check_vector_fields,
+    point_keys,
     prepare_upsert,
-    storage_dtype,
 )
-from vecdb.index import INDEX_TYPES, HnswIndexConfig, IndexLoadError, Neighbors, VectorIndex, create_index
+from vecdb.index import IndexLoadError, Neighbors, VectorIndex
 from vecdb.index.locking import RWLock
 from vecdb.kernels.metrics import Metric
 
@@ -54,7 +72,6 @@ __all__ = ["Collection"]
 
 log = logging.getLogger(__name__)
 
-_INDEX_KIND = "hnsw"
 _MAX_MAP_GROWTHS = 8  # each doubles the LMDB map: one write may grow it 256-fold
 _REBUILD_BATCH = 10_000
 
@@ -72,8 +89,8 @@ class Collection:
         self.config = config
         self.options = options
         self._background = background
-        self._dense = {f.name: f for f in config.vectors if isinstance(f, DenseField)}
-        self._store = CollectionStore(path, map_size=options.map_size_bytes, field_names=list(self._dense))
+        self._kinds: dict[str, FieldKind] = {f.name: field_kind(f, options) for f in config.vectors}
+        self._store = CollectionStore(path, map_size=options.map_size_bytes, field_names=list(self._kinds))
         self._index_dir = path / "index"
         self._lock = RWLock()
         self._checkpoint_mutex = threading.Lock()
@@ -91,16 +108,6 @@ class Collection:
         return self.config.name
 
     # ---- recovery ---------------------------------------------------------------------------
-
-    def _new_index(self, field: DenseField) -> VectorIndex:
-        return create_index(_INDEX_KIND, dim=field.dim, metric=field.metric, config=self._index_config(field))
-
-    def _index_config(self, field: DenseField) -> HnswIndexConfig:
-        return HnswIndexConfig(
-            m=field.hnsw.m, ef_construct=field.hnsw.ef_construct, ef=field.hnsw.ef,
-            num_threads=self.options.search_threads, max_exact_candidates=self.options.exact_scan_threshold,
-            kernel_device=self.options.kernel_device,
-        )
 
     def _recover(self) -> None:
         started = time.monotonic()
@@ -121,71 +128,78 @@ class Collection:
                         "rebuilding", self.name, manifest.sequence, trimmed)
             manifest = None
         all_loaded = manifest is not None
-        for name, field in self._dense.items():
-            index = self._load_checkpoint(field, manifest)
+        for name, kind in self._kinds.items():
+            index = self._load_checkpoint(kind, manifest)
             if index is None:
                 all_loaded = False
-                index = self._rebuild(field)
+                index = self._rebuild(kind)
             else:
                 assert manifest is not None
-                self._replay(field, index, manifest.sequence)
+                self._replay(kind, index, manifest.sequence)
             self._indexes[name] = index
         self._checkpoint_seq = manifest.sequence if (all_loaded and manifest) else -1
         log.info("%s: opened %d points at sequence %d in %.2fs", self.name, len(self._payloads),
                  self._applied_seq, time.monotonic() - started)
 
-    def _load_checkpoint(self, field: DenseField, manifest: Any) -> VectorIndex | None:
-        if manifest is None or field.name not in manifest.fields:
+    def _load_checkpoint(self, kind: FieldKind, manifest: Any) -> VectorIndex | None:
+        if manifest is None or kind.name not in manifest.fields:
             return None
-        entry = manifest.fields[field.name]
+        entry = manifest.fields[kind.name]
         path = verified_path(self._index_dir, entry)
-        if path is None or entry.kind != _INDEX_KIND:
+        if path is None or entry.kind != kind.checkpoint_kind:
             return None
         try:
-            return INDEX_TYPES[entry.kind].load(path, dim=field.dim, metric=field.metric, config=self._index_config(field))
+            return kind.load_index(path)
         except IndexLoadError as exc:
-            log.warning("%s: %s; rebuilding field %r from storage", self.name, exc, field.name)
+            log.warning("%s: %s; rebuilding field %r from storage", self.name, exc, kind.name)
             return None
 
-    def _rebuild(self, field: DenseField) -> VectorIndex:
-        index = self._new_index(field)
-        dtype = storage_dtype(field)
+    def _stored_batches(self, txn: lmdb.Transaction, kind: FieldKind,
+                        batch: int = _REBUILD_BATCH) -> Iterator[tuple[np.ndarray, Any]]:
+        """Every stored (internal ids, decoded vectors) of a field, `batch` points at a time."""
         ids: list[int] = []
-        rows: list[bytes] = []
+        blobs: list[bytes] = []
+        for iid, data in self._store.iter_vectors(txn, kind.name):
+            ids.append(iid)
+            blobs.append(data)
+            if len(ids) >= batch:
+                yield np.array(ids, dtype=np.uint64), kind.decode(blobs)
+                ids, blobs = [], []
+        if ids:
+            yield np.array(ids, dtype=np.uint64), kind.decode(blobs)
 
-        def flush() -> None:
-            if ids:
-                matrix = np.frombuffer(b"".join(rows), dtype=dtype).reshape(len(ids), field.dim)
-                index.add(np.array(ids, dtype=np.uint64), matrix.astype(np.float32))
-                ids.clear()
-                rows.clear()
-
+    def _rebuild(self, kind: FieldKind) -> VectorIndex:
         with self._store.begin() as txn:
-            for iid, data in self._store.iter_vectors(txn, field.name):
-                ids.append(iid)
-                rows.append(data)
-                if len(ids) >= _REBUILD_BATCH:
-                    flush()
-            flush()
-        log.info("%s: rebuilt index of field %r from storage (%d points)", self.name, field.name, len(index))
+            index = kind.build_index(self._stored_batches(txn, kind))
+        log.info("%s: rebuilt index of field %r from storage (%d points)", self.name, kind.name, len(index))
         return index
 
-    def _replay(self, field: DenseField, index: VectorIndex, since: int) -> None:
+    def _replay(self, kind: FieldKind, index: VectorIndex, since: int) -> None:
         with self._store.begin() as txn:
             changed = self._store.changed_since(txn, since)
-            present = [int(i) for i in changed if self._store.vector_bytes(txn, field.name, int(i)) is not None]
+            present = [int(i) for i in changed if self._store.vector_bytes(txn, kind.name, int(i)) is not None]
             absent = np.setdiff1d(changed, np.array(present, dtype=np.uint64))
             if present:
-                index.add(np.array(present, dtype=np.uint64), self._read_vectors(txn, field, present))
+                index.add(np.array(present, dtype=np.uint64), self._read_vectors(txn, kind.name, present))
         if absent.size:
             index.remove(absent)
         if changed.size:
-            log.info("%s: replayed %d changed points into field %r", self.name, changed.size, field.name)
+            log.info("%s: replayed %d changed points into field %r", self.name, changed.size, kind.name)
 
-    def _read_vectors(self, txn: lmdb.Transaction, field: DenseField, iids: Iterable[int]) -> np.ndarray:
-        dtype = storage_dtype(field)
-        data = b"".join(self._store.vector_bytes(txn, field.name, i) or b"" for i in iids)
-        return np.frombuffer(data, dtype=dtype).reshape(-1, field.dim).astype(np.float32)
+    def _read_vectors(self, txn: lmdb.Transaction, name: str, iids: Iterable[int]) -> Any:
+        return self._kinds[name].decode([self._store.vector_bytes(txn, name, i) or b"" for i in iids])
+
+    def _originals(self, name: str) -> Callable[[np.ndarray], np.ndarray]:
+        def read(iids: np.ndarray) -> np.ndarray:
+            with self._store.begin() as txn:
+                return self._read_vectors(txn, name, iids.tolist())  # type: ignore[no-any-return]
+        return read
+
+    def _scan(self, name: str) -> Callable[[int], Iterator[tuple[np.ndarray, np.ndarray]]]:
+        def scan(batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            with self._store.begin() as txn:
+                yield from self._stored_batches(txn, self._kinds[name], batch)
+        return scan
 
     # ---- writes -----------------------------------------------------------------------------
 
@@ -217,7 +231,8 @@ class Collection:
     def upsert(self, batch: UpsertBatch) -> UpdateResult:
         """Insert or replace points, atomically and durably."""
         prepared = prepare_upsert(
-            self.config, batch, max_points=self.options.max_batch_points, max_payload_bytes=self.options.max_payload_bytes
+            self.config, self._kinds, batch, max_points=self.options.max_batch_points,
+            max_payload_bytes=self.options.max_payload_bytes,
         )
         replaced: list[int] = []
         with self._lock.write():
@@ -230,7 +245,10 @@ class Collection:
                 for iid in replaced:
                     self._payloads.remove(iid)
             for name, index in self._indexes.items():
-                index.add(iids, prepared.vectors[name])
+                part = prepared.fields[name]
+                ids = iids if part.present is None else iids[part.present]
+                if ids.size:
+                    index.add(ids, part.values)
             for iid, point_id, payload in zip(iids.tolist(), prepared.ids, prepared.payloads):
                 self._payloads.set(iid, point_id, payload)
             self._applied_seq = sequence
@@ -252,7 +270,8 @@ class Collection:
                 store.delete_point(txn, old, key)
                 replaced.append(old)
             record = StoredRecord(key, p.payload_json[i], p.texts[i])
-            store.put_point(txn, int(iids[i]), record, {name: p.stored[name][i].tobytes() for name in p.stored})
+            blobs = {name: blob for name, part in p.fields.items() if (blob := part.blobs[i]) is not None}
+            store.put_point(txn, int(iids[i]), record, blobs)
         touched = np.concatenate([iids, np.array(replaced, dtype=np.uint64)])
         return touched, next_iid + len(p)
 
@@ -308,7 +327,11 @@ class Collection:
         stored = self._store.record(txn, iid)
         if stored is None:
             return None
-        vectors = {name: self._read_vectors(txn, self._dense[name], [iid])[0] for name in with_vectors}
+        vectors = {}
+        for name in with_vectors:
+            blob = self._store.vector_bytes(txn, name, iid)
+            if blob is not None:
+                vectors[name] = self._kinds[name].output([blob])[0]
         return Record(
             id=decode_point_id(stored.point_key),
             payload=decode_payload(stored.payload_json) if with_payload else None,
@@ -358,8 +381,10 @@ class Collection:
                         records.append(record)
         return ScrollPage(records=records, next_offset=next_offset)
 
-    def query(self, q: NearestQuery) -> Hits:
-        """Nearest neighbours of one query vector."""
+    def query(self, q: NearestQuery | HybridQuery) -> Hits:
+        """The best points for one query: a single stage, or prefetch stages fused."""
+        if isinstance(q, HybridQuery):
+            return self.query_hybrid(q)
         return self.query_batch([q])[0]
 
     def query_batch(self, queries: list[NearestQuery]) -> list[Hits]:
@@ -368,15 +393,15 @@ class Collection:
         fields = [self._query_field(q, f"queries[{i}]" if len(queries) > 1 else "query") for i, q in enumerate(queries)]
         results = [Hits.empty()] * len(queries)
         with self._reading():
-            vectors = self._query_vectors(queries, fields)
+            targets = self._query_targets(queries, fields)
             groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
             for i, q in enumerate(queries):
                 groups[(fields[i].name, q.filter, q.ef, q.exact)].append(i)
             allowed_by_filter: dict[Filter, np.ndarray] = {}
             for (name, filt, ef, exact), members in groups.items():
                 k = max(queries[i].offset + queries[i].limit for i in members)
-                matrix = np.stack([vectors[i] for i in members])
-                found = self._search(self._dense[name], filt, ef, exact, matrix, k, allowed_by_filter)
+                found = self._search(self.config.field(name), filt, ef, exact, [targets[i] for i in members], k,
+                                     allowed_by_filter)
                 if found is None:
                     continue
                 with self._store.begin() as txn:
@@ -388,6 +413,9 @@ class Collection:
         """One query per row of `vectors` (q, dim), each with the template's other parameters
         (its own vector and point stay unset): checked once, searched in one index call."""
         field = self._query_field(template, "template", target=False)
+        if not isinstance(field, DenseField):
+            raise InvalidArgument(f"template.using = {field.name!r} is a {field.kind} field; the compact batch "
+                                  "form (template + vectors) is for dense fields")
         matrix = check_query_matrix(field, vectors, "vectors")
         with self._reading():
             found = self._search(field, template.filter, template.ef, template.exact, matrix,
@@ -397,17 +425,24 @@ class Collection:
             with self._store.begin() as txn:
                 return [self._scored(txn, template, field, *found.row(row)) for row in range(len(matrix))]
 
-    def _query_field(self, q: NearestQuery, where: str, *, target: bool = True) -> DenseField:
+    def _query_field(self, q: NearestQuery, where: str, *, target: bool = True) -> VectorField:
         check_query_shape(q, self.options.max_limit, where, target=target)
         field = self.config.resolve_using(q.using)
-        if not isinstance(field, DenseField):
-            raise InvalidArgument(f"{where}.using = {field.name!r} is a {field.kind} field; nearest search needs a dense field")
-        check_vector_fields(self.config, q.with_vectors)
+        self._check_output_fields(q.with_vectors)
         return field
 
-    def _search(self, field: DenseField, filt: Filter | None, ef: int | None, exact: bool, matrix: np.ndarray,
+    def _check_output_fields(self, names: tuple[str, ...]) -> None:
+        check_vector_fields(self.config, names)
+        for name in names:
+            if not isinstance(self.config.field(name), DenseField):
+                raise InvalidArgument(
+                    f"with_vectors names the {self.config.field(name).kind} field {name!r}; query results carry "
+                    "dense vectors only: read other fields' vectors with Get"
+                )
+
+    def _search(self, field: VectorField, filt: Filter | None, ef: int | None, exact: bool, targets: Any,
                 k: int, allowed_by_filter: dict[Filter, np.ndarray]) -> Neighbors | None:
-        """Search one field for every row of `matrix`; None when the filter admits no point.
+        """Search one field for every query target; None when the filter admits no point.
         Call with the read lock held. A filter admitting few points is answered exactly."""
         allowed = None
         if filt is not None:
@@ -417,19 +452,27 @@ class Collection:
             if allowed.size == 0:
                 return None
             exact = exact or allowed.size <= self.options.exact_scan_threshold
-        return self._indexes[field.name].search(matrix, k, allowed=allowed, ef=ef, exact=exact)
+        return self._kinds[field.name].search(
+            self._indexes[field.name], targets, k, allowed=allowed, ef=ef, exact=exact,
+            originals=self._originals(field.name), scan=self._scan(field.name),
+        )
 
-    def _query_vectors(self, queries: list[NearestQuery], fields: list[DenseField]) -> list[np.ndarray]:
-        """Each query's vector as float32: checked all at once when they are well-formed (the
-        common case), one by one (for the precise error) when any is not."""
-        out: list[np.ndarray | None] = [None] * len(queries)
+    def _query_targets(self, queries: list[NearestQuery], fields: list[VectorField]) -> list[Any]:
+        """Each query's target in the form its field's kind searches with. Dense vectors are
+        checked all at once when they are well-formed (the common case), one by one (for the
+        precise error) when any is not."""
+        out: list[Any] = [None] * len(queries)
         where = [f"queries[{i}]" if len(queries) > 1 else "query" for i in range(len(queries))]
         by_field: dict[str, list[int]] = defaultdict(list)
         for i, q in enumerate(queries):
-            if q.vector is not None:
+            if q.vector is not None and isinstance(fields[i], DenseField):
                 by_field[fields[i].name].append(i)
+            elif q.vector is not None or q.text is not None:
+                value = q.vector if q.vector is not None else q.text
+                out[i] = self._kinds[fields[i].name].check_query(value, f"{where[i]}.{'vector' if q.vector is not None else 'text'}")
         for members in by_field.values():
             field = fields[members[0]]
+            assert isinstance(field, DenseField)
             try:
                 matrix = np.asarray([queries[i].vector for i in members], dtype=np.float32)
                 ok = matrix.ndim == 2 and matrix.shape[1] == field.dim and bool(np.isfinite(matrix).all())
@@ -442,23 +485,32 @@ class Collection:
                     check_query_vector(field, queries[i].vector, f"{where[i]}.vector")
             for row, i in enumerate(members):
                 out[i] = matrix[row]
-        pending = [i for i, q in enumerate(queries) if q.vector is None]
+        pending = [i for i, q in enumerate(queries) if q.point is not None]
         if pending:
             with self._store.begin() as txn:
                 for i in pending:
-                    (key,) = point_keys([queries[i].point], f"{where[i]}.point")[1]
-                    iid = self._store.lookup_iid(txn, key)
-                    if iid is None:
-                        raise NotFound(f"{where[i]}.point = {queries[i].point!r}: no such point in collection {self.name!r}")
-                    out[i] = self._read_vectors(txn, fields[i], [iid])[0]
-        return out  # type: ignore[return-value]
+                    out[i] = self._point_target(txn, queries[i].point, fields[i], f"{where[i]}.point")
+        return out
 
-    def _scored(self, txn: lmdb.Transaction, q: NearestQuery, field: DenseField, ids: np.ndarray,
-                scores: np.ndarray) -> Hits:
+    def _point_target(self, txn: lmdb.Transaction, point: PointId | None, field: VectorField, where: str) -> Any:
+        (key,) = point_keys([point], where)[1]
+        iid = self._store.lookup_iid(txn, key)
+        if iid is None:
+            raise NotFound(f"{where} = {point!r}: no such point in collection {self.name!r}")
+        blob = self._store.vector_bytes(txn, field.name, iid)
+        if blob is None:
+            raise InvalidArgument(f"{where} = {point!r} has no vector in field {field.name!r} to search with")
+        return self._kinds[field.name].decode([blob])[0]
+
+    def _scored(self, txn: lmdb.Transaction, q: NearestQuery | HybridQuery, field: VectorField | None, ids: np.ndarray,
+                scores: np.ndarray, higher_is_better: bool | None = None) -> Hits:
         ids, scores = ids[q.offset:q.offset + q.limit], scores[q.offset:q.offset + q.limit]
+        if higher_is_better is None:
+            assert field is not None
+            higher_is_better = self._kinds[field.name].higher_is_better
         if q.score_threshold is not None:
             # Results are sorted best-first, so the ones that pass form a prefix.
-            passing = scores >= q.score_threshold if field.metric.higher_is_better else scores <= q.score_threshold
+            passing = scores >= q.score_threshold if higher_is_better else scores <= q.score_threshold
             cut = int(np.argmin(passing)) if not passing.all() else len(passing)
             ids, scores = ids[:cut], scores[:cut]
         iids = ids.tolist()
@@ -469,9 +521,77 @@ class Collection:
         return Hits(
             ids=hits.ids, scores=scores,
             payloads=[decode_payload(r.payload_json) if r else None for r in records] if q.with_payload else None,
-            vectors={name: self._read_vectors(txn, self._dense[name], iids) for name in q.with_vectors},
+            vectors={name: self._read_vectors(txn, name, iids) for name in q.with_vectors},
             texts=[r.text if r else None for r in records] if q.with_payload else None,
         )
+
+    # ---- hybrid queries ---------------------------------------------------------------------
+
+    def query_hybrid(self, q: HybridQuery) -> Hits:
+        """Prefetch stages, fused, optionally reranked and diversified (see HybridQuery)."""
+        check_hybrid(q, self.options.max_limit)
+        self._check_output_fields(q.with_vectors)
+        with self._reading():
+            ranking = self._run_hybrid(q, None, "query", {})
+            with self._store.begin() as txn:
+                return self._scored(txn, q, None, ranking.ids, ranking.scores.astype(np.float32),
+                                    ranking.higher_is_better)
+
+    def _run_hybrid(self, q: HybridQuery, outer: Filter | None, where: str,
+                    allowed_by_filter: dict[Filter, np.ndarray]) -> Ranking:
+        """The candidates of a hybrid query, best first (all of them: the caller pages)."""
+        filt = both(outer, q.filter)
+        rankings = []
+        for i, stage in enumerate(q.prefetch):
+            here = f"{where}.prefetch[{i}]"
+            if isinstance(stage, HybridQuery):
+                rankings.append(self._run_hybrid(stage, filt, here, allowed_by_filter))
+            else:
+                rankings.append(self._run_stage(stage, filt, here, allowed_by_filter))
+        fused = fuse(rankings, q.fusion)
+        if q.rerank is not None:
+            fused = self._rerank(fused, q.rerank, f"{where}.rerank")
+        if q.diversity is not None:
+            fused = self._diversify(fused, q.diversity, q.offset + q.limit, f"{where}.diversity")
+        return fused
+
+    def _run_stage(self, stage: NearestQuery, outer: Filter | None, where: str,
+                   allowed_by_filter: dict[Filter, np.ndarray]) -> Ranking:
+        field = self._query_field(stage, where)
+        (target,) = self._query_targets([stage], [field])
+        kind = self._kinds[field.name]
+        found = self._search(field, both(outer, stage.filter), stage.ef, stage.exact, [target],
+                             stage.offset + stage.limit, allowed_by_filter)
+        if found is None:
+            return Ranking(np.empty(0, np.uint64), np.empty(0, np.float32), kind.higher_is_better)
+        ids, scores = found.row(0)
+        ids, scores = ids[stage.offset:], scores[stage.offset:]
+        if stage.score_threshold is not None:
+            passing = scores >= stage.score_threshold if kind.higher_is_better else scores <= stage.score_threshold
+            ids, scores = ids[passing], scores[passing]
+        return Ranking(ids.astype(np.uint64), scores.astype(np.float32), kind.higher_is_better)
+
+    def _rerank(self, fused: Ranking, rerank: Rerank, where: str) -> Ranking:
+        stage = rerank.query
+        field = self.config.resolve_using(stage.using)
+        (target,) = self._query_targets([stage], [field])
+        kind = self._kinds[field.name]
+        scores = kind.score(self._indexes[field.name], target, fused.ids, self._originals(field.name))
+        order = rank_order(scores, kind.higher_is_better)
+        return Ranking(fused.ids[order], scores[order].astype(np.float32), kind.higher_is_better)
+
+    def _diversify(self, fused: Ranking, diversity: Diversity, limit: int, where: str) -> Ranking:
+        field = self.config.resolve_using(diversity.using)
+        if not isinstance(field, DenseField):
+            raise InvalidArgument(f"{where}.using = {field.name!r} is a {field.kind} field; diversity measures "
+                                  "similarity over a dense field's vectors")
+        if fused.ids.size == 0:
+            return fused
+        vectors = self._originals(field.name)(fused.ids)
+        relevance = fused.scores if fused.higher_is_better else -fused.scores
+        relevance = np.nan_to_num(relevance.astype(np.float64), nan=-np.inf)
+        chosen = select_diverse(diversity.method, relevance, vectors, limit, diversity.lambda_, field.metric)
+        return Ranking(fused.ids[chosen], fused.scores[chosen], fused.higher_is_better)
 
     # ---- checkpoints, stats, lifecycle ------------------------------------------------------
 
@@ -500,13 +620,44 @@ class Collection:
                     return sequence
                 changed = self._changed_since_checkpoint
                 write_checkpoint(self._index_dir, sequence, {
-                    name: (_INDEX_KIND, len(index), index.save) for name, index in self._indexes.items()
+                    name: (self._kinds[name].checkpoint_kind, len(index), index.save)
+                    for name, index in self._indexes.items()
                 })
             with self._lock.write(), self._store.begin(write=True) as txn:
                 self._store.trim_changes(txn, sequence)
             self._checkpoint_seq = sequence
             self._changed_since_checkpoint = max(0, self._changed_since_checkpoint - changed)
             return sequence
+
+    def retrain(self, field_name: str) -> FieldStats:
+        """Re-train a quantized field's codebook (new mean, levels and scales) on the stored
+        originals and rebuild its codes, then checkpoint.
+
+        Reads and writes go on meanwhile: the new index is built from one LMDB snapshot under
+        the read lock, then the changes committed since are replayed into it and it replaces
+        the old one under the write lock. Checkpoints wait (the change log must stay whole).
+        """
+        field = self.config.field(field_name)
+        kind = self._kinds[field.name]
+        if not isinstance(field, DenseField) or field.quantization is None:
+            raise FailedPrecondition(
+                f"field {field.name!r} of collection {self.name!r} is not quantized; only a quantized "
+                "dense field has a codebook to retrain"
+            )
+        with self._checkpoint_mutex:
+            with self._lock.read():
+                self._check_open()
+                with self._store.begin() as txn:
+                    built_at = self._store.sequence(txn)
+                    fresh = kind.build_index(self._stored_batches(txn, kind))
+            with self._lock.write():
+                self._check_open()
+                self._replay(kind, fresh, built_at)
+                self._indexes[field.name] = fresh
+                self._checkpoint_seq = -1
+        log.info("%s: retrained the codebook of field %r on %d points", self.name, field.name, len(fresh))
+        self.checkpoint(force=True)
+        return next(f for f in self.stats().fields if f.name == field.name)
 
     def info(self) -> CollectionInfo:
         with self._reading():
@@ -516,8 +667,10 @@ class Collection:
         with self._reading():
             index_bytes = sum(p.stat().st_size for p in self._index_dir.glob("*")) if self._index_dir.exists() else 0
             fields = tuple(
-                FieldStats(name=name, kind="dense", indexed_points=len(index), index_capacity=index.capacity,
-                           ram_bytes=index.ram_bytes, checkpoint_sequence=max(self._checkpoint_seq, 0))
+                FieldStats(name=name, kind=self.config.field(name).kind, indexed_points=len(index),
+                           index_capacity=getattr(index, "capacity", len(index)), ram_bytes=index.ram_bytes,
+                           checkpoint_sequence=max(self._checkpoint_seq, 0),
+                           **self._kinds[name].describe(index))
                 for name, index in self._indexes.items()
             )
             return CollectionStats(name=self.name, points_count=len(self._payloads), sequence=self._applied_seq,

@@ -9,17 +9,17 @@ Messages name the field and the value at fault and say what to do instead.
 from __future__ import annotations
 
 __all__ = [
-    "VecdbError",
+    "ERRORS_BY_NAME",
+    "AlreadyExists",
+    "CollectionNotFound",
+    "FailedPrecondition",
+    "FieldNotFound",
+    "Internal",
     "InvalidArgument",
     "NotFound",
-    "CollectionNotFound",
-    "FieldNotFound",
-    "AlreadyExists",
-    "FailedPrecondition",
     "ResourceExhausted",
     "Unimplemented",
-    "Internal",
-    "ERRORS_BY_NAME",
+    "VecdbError",
 ]
 
 

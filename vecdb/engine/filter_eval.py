@@ -7,7 +7,8 @@ All id sets are sorted unique uint64 arrays.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from vecdb.engine.payload import split_key, values_at
 from vecdb.engine.payload_index import PayloadTable
 from vecdb.engine.types import PointId
 
-__all__ = ["select", "Predicate"]
+__all__ = ["Predicate", "select"]
 
 Predicate = Callable[[dict[str, Any] | None], bool]
 ResolveIds = Callable[[Iterable[PointId]], np.ndarray]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Union
 if TYPE_CHECKING:
     from vecdb.engine.types import PointId
 
-__all__ = ["Match", "MatchAny", "Range", "HasId", "IsEmpty", "Filter", "Condition", "MAX_FILTER_DEPTH"]
+__all__ = ["MAX_FILTER_DEPTH", "Condition", "Filter", "HasId", "IsEmpty", "Match", "MatchAny", "Range"]
 
 MAX_FILTER_DEPTH = 16
 

@@ -12,7 +12,7 @@ from typing import Any
 from vecdb.engine.errors import InvalidArgument
 from vecdb.engine.types import PointId
 
-__all__ = ["parse_point_id", "encode_point_id", "decode_point_id", "MAX_INT_ID"]
+__all__ = ["MAX_INT_ID", "decode_point_id", "encode_point_id", "parse_point_id"]
 
 MAX_INT_ID = 2**64 - 1
 _INT_TAG = b"\x00"

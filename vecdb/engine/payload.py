@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from vecdb.engine.errors import InvalidArgument
 
-__all__ = ["encode_payload", "decode_payload", "values_at", "split_key"]
+__all__ = ["decode_payload", "encode_payload", "split_key", "values_at"]
 
 _MAX_DEPTH = 32
 

@@ -11,14 +11,15 @@ indexes take booleans.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
 from vecdb.engine.payload import split_key, values_at
 from vecdb.engine.schema import PayloadIndexConfig, PayloadIndexType
 
-__all__ = ["PayloadTable", "KeyIndex", "ids_array", "EMPTY_IDS"]
+__all__ = ["EMPTY_IDS", "KeyIndex", "PayloadTable", "ids_array"]
 
 EMPTY_IDS = np.empty(0, dtype=np.uint64)
 

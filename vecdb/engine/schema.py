@@ -13,24 +13,26 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from vecdb.engine.errors import FieldNotFound, InvalidArgument, Unimplemented
+from vecdb.engine.errors import FieldNotFound, InvalidArgument
 from vecdb.kernels.metrics import Metric
 
 __all__ = [
-    "Metric",
-    "StorageDType",
-    "HnswConfig",
-    "QuantizationConfig",
-    "TextSource",
-    "DenseField",
-    "MultiVectorField",
-    "SparseField",
-    "VectorField",
-    "PayloadIndexType",
-    "PayloadIndexConfig",
-    "CollectionConfig",
-    "validate_collection_name",
     "MAX_DIM",
+    "Bm25Config",
+    "CollectionConfig",
+    "DenseField",
+    "HnswConfig",
+    "Metric",
+    "MultiVectorField",
+    "MuveraConfig",
+    "PayloadIndexConfig",
+    "PayloadIndexType",
+    "QuantizationConfig",
+    "SparseField",
+    "StorageDType",
+    "TextSource",
+    "VectorField",
+    "validate_collection_name",
 ]
 
 MAX_DIM = 65536
@@ -44,6 +46,22 @@ def validate_collection_name(name: str) -> str:
             "starting with a letter or digit"
         )
     return name
+
+
+def _validate_sparse(vf: SparseField, where: str) -> None:
+    if vf.modifier not in ("none", "bm25"):
+        raise InvalidArgument(f"{where}.modifier = {vf.modifier!r}; use 'none' or 'bm25'")
+    if vf.modifier == "bm25":
+        if vf.text_source is not None:
+            raise InvalidArgument(
+                f"{where}: a BM25 field computes its weights from text itself; it takes no encoder "
+                "text_source (set bm25.text_key to read a payload key)"
+            )
+        (vf.bm25 or Bm25Config()).validate(where)
+    elif vf.bm25 is not None:
+        raise InvalidArgument(f"{where}.bm25 is set but modifier is {vf.modifier!r}; set modifier 'bm25'")
+    if vf.text_source is not None and not vf.text_source.model:
+        raise InvalidArgument(f"{where}.text_source.model is empty: name a sparse encoder model")
 
 
 def _validate_field_name(name: str) -> None:
@@ -80,13 +98,23 @@ class HnswConfig:
             raise InvalidArgument(f"{where}.hnsw.ef = {self.ef} is out of range [1, 65536]")
 
 
+QUANTIZATION_METHODS = ("binary", "int8")
+BINARY_METHODS = ("threshold", "recurrent_residual")
+QUERY_MODES = ("", "symmetric", "asymmetric")
+
+
 @dataclass(frozen=True)
 class QuantizationConfig:
-    """Compact in-memory codes for a dense field (issue 4; not implemented yet).
+    """Compact in-memory codes for a dense field; the float originals stay on disk.
 
-    method: "int8" or "binary"; bits: 1-4 for binary; binary_method: "threshold" or
-    "recurrent_residual"; oversampling: candidates = limit x oversampling; rescore: exact
-    rescoring of candidates from the stored originals.
+    method: "binary" (1-4 bits per dimension) or "int8" (one byte per dimension).
+    bits: bits per dimension for binary. binary_method: "threshold" (each dimension centred on
+    the collection mean and cut into 2**bits levels) or "recurrent_residual" (BEBR: each
+    bit-plane binarizes what the previous planes left, with per-plane scales).
+    oversampling: a query reads ceil(limit x oversampling) candidates from the codes.
+    rescore: rescore those candidates exactly from the stored originals (off: code scores).
+    query_mode: "symmetric" (the query is coded too) or "asymmetric" (float query against
+    decoded codes); empty: the index's default, chosen by benchmark.
     """
 
     method: str = "binary"
@@ -94,6 +122,20 @@ class QuantizationConfig:
     binary_method: str = "threshold"
     oversampling: float = 4.0
     rescore: bool = True
+    query_mode: str = ""
+
+    def validate(self, where: str) -> None:
+        where = f"{where}.quantization"
+        if self.method not in QUANTIZATION_METHODS:
+            raise InvalidArgument(f"{where}.method = {self.method!r}; choose one of {list(QUANTIZATION_METHODS)}")
+        if self.method == "binary" and not 1 <= self.bits <= 4:
+            raise InvalidArgument(f"{where}.bits = {self.bits} is out of range [1, 4]")
+        if self.binary_method not in BINARY_METHODS:
+            raise InvalidArgument(f"{where}.binary_method = {self.binary_method!r}; choose one of {list(BINARY_METHODS)}")
+        if not 1.0 <= self.oversampling <= 100.0 or self.oversampling != self.oversampling:
+            raise InvalidArgument(f"{where}.oversampling = {self.oversampling} is out of range [1, 100]")
+        if self.query_mode not in QUERY_MODES:
+            raise InvalidArgument(f"{where}.query_mode = {self.query_mode!r}; choose 'symmetric' or 'asymmetric'")
 
 
 @dataclass(frozen=True)
@@ -112,7 +154,8 @@ class TextSource:
 
 @dataclass(frozen=True)
 class DenseField:
-    """One float vector per point, searched through HNSW."""
+    """One float vector per point, searched through HNSW over the floats or, with
+    `quantization`, over compact codes with exact rescoring from the stored originals."""
 
     name: str
     dim: int
@@ -126,27 +169,101 @@ class DenseField:
 
 
 @dataclass(frozen=True)
+class MuveraConfig:
+    """MUVERA fixed dimensional encodings of a multi-vector field, and how many FDE candidates a
+    query reranks by exact MaxSim.
+
+    reps: repetitions (R_reps); k_sim: hyperplanes per repetition (2**k_sim buckets); d_proj:
+    inner random +-1 projection per bucket (0: none); final_dim: final projection (0: none);
+    seed: one seed for documents and queries; candidates: FDE candidates reranked by MaxSim.
+    """
+
+    reps: int = 20
+    k_sim: int = 5
+    d_proj: int = 16
+    final_dim: int = 0
+    seed: int = 42
+    candidates: int = 100
+
+    def validate(self, where: str) -> None:
+        where = f"{where}.muvera"
+        for name, low, high in (("reps", 1, 64), ("k_sim", 1, 8), ("d_proj", 0, 1024),
+                                ("final_dim", 0, 1 << 16), ("candidates", 1, 100_000)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise InvalidArgument(f"{where}.{name} = {value} is out of range [{low}, {high}]")
+        if not 0 <= self.seed < 2**32:
+            raise InvalidArgument(f"{where}.seed = {self.seed} is out of range [0, 2**32)")
+
+
+@dataclass(frozen=True)
 class MultiVectorField:
-    """A set of token vectors per point, scored by MaxSim (issue 5; not implemented yet)."""
+    """A set of token vectors per point, scored by MaxSim (late interaction).
+
+    Retrieval draws candidates from an HNSW graph over MUVERA encodings and reranks them by
+    exact MaxSim over the stored token vectors (`storage_dtype` in memory and on disk).
+    """
 
     name: str
     dim: int
     metric: Metric = Metric.DOT
     storage_dtype: StorageDType = StorageDType.FLOAT16
+    muvera: MuveraConfig = field(default_factory=MuveraConfig)
+    hnsw: HnswConfig = field(default_factory=HnswConfig)
     text_source: TextSource | None = None
 
     kind = "multivector"
 
 
 @dataclass(frozen=True)
+class Bm25Config:
+    """BM25 over a text: the analyzer and the scoring parameters.
+
+    text_key: the payload key holding the text; empty: the point's own text. k1, b: the BM25
+    term-frequency saturation and length normalization. stopwords / stemmer: "english" or
+    empty for none (stemming is Snowball, through PyStemmer).
+    """
+
+    k1: float = 1.2
+    b: float = 0.75
+    text_key: str = ""
+    lowercase: bool = True
+    stopwords: str = "english"
+    stemmer: str = "english"
+
+    def validate(self, where: str) -> None:
+        where = f"{where}.bm25"
+        if not 0.0 <= self.k1 <= 10.0 or self.k1 != self.k1:
+            raise InvalidArgument(f"{where}.k1 = {self.k1} is out of range [0, 10]")
+        if not 0.0 <= self.b <= 1.0 or self.b != self.b:
+            raise InvalidArgument(f"{where}.b = {self.b} is out of range [0, 1]")
+        if self.stopwords not in ("", "english"):
+            raise InvalidArgument(f"{where}.stopwords = {self.stopwords!r}; use 'english' or '' for none")
+        if self.stemmer not in ("", "english"):
+            raise InvalidArgument(f"{where}.stemmer = {self.stemmer!r}; use 'english' or '' for none")
+        if self.text_key and any(part == "" for part in self.text_key.split(".")):
+            raise InvalidArgument(f"{where}.text_key = {self.text_key!r} is not a payload path like 'body' or 'meta.title'")
+
+
+@dataclass(frozen=True)
 class SparseField:
-    """Term ids and weights in an inverted index (issue 6; not implemented yet)."""
+    """Term ids and weights in an inverted index, scored by dot product.
+
+    modifier "none": the weights come from the client or, with a text source, from a sparse
+    (SPLADE) encoder model. modifier "bm25": the server computes BM25 from each point's text
+    (see `bm25`); queries are texts.
+    """
 
     name: str
     modifier: str = "none"  # "none" or "bm25"
     text_source: TextSource | None = None
+    bm25: Bm25Config | None = None
 
     kind = "sparse"
+
+    def __post_init__(self) -> None:
+        if self.modifier == "bm25" and self.bm25 is None:
+            object.__setattr__(self, "bm25", Bm25Config())
 
 
 VectorField = Union[DenseField, MultiVectorField, SparseField]
@@ -172,7 +289,7 @@ class CollectionConfig:
     payload_indexes: tuple[PayloadIndexConfig, ...] = ()
 
     def validate(self) -> None:
-        """Raise InvalidArgument for a bad config, Unimplemented for a kind not built yet."""
+        """Raise InvalidArgument naming the field and value for a bad config."""
         validate_collection_name(self.name)
         if not self.vectors:
             raise InvalidArgument(f"collection {self.name!r} needs at least one vector field")
@@ -183,15 +300,18 @@ class CollectionConfig:
                 raise InvalidArgument(f"vector field {vf.name!r} is declared twice")
             seen.add(vf.name)
             where = f"vectors[{vf.name!r}]"
-            if isinstance(vf, MultiVectorField):
-                raise Unimplemented(f"multi-vector field {vf.name!r}: multi-vector (late interaction) fields (issue 5)")
             if isinstance(vf, SparseField):
-                raise Unimplemented(f"sparse field {vf.name!r}: sparse vectors and BM25 (issue 6)")
+                _validate_sparse(vf, where)
+                continue
+            if isinstance(vf, MultiVectorField):
+                if vf.metric not in (Metric.DOT, Metric.COSINE):
+                    raise InvalidArgument(f"{where}.metric = {vf.metric.value!r}; MaxSim needs dot or cosine")
+                vf.muvera.validate(where)
             if not 1 <= vf.dim <= MAX_DIM:
                 raise InvalidArgument(f"{where}.dim = {vf.dim} is out of range [1, {MAX_DIM}]")
             vf.hnsw.validate(where)
-            if vf.quantization is not None:
-                raise Unimplemented(f"quantization on field {vf.name!r}: quantized vectors (issue 4)")
+            if isinstance(vf, DenseField) and vf.quantization is not None:
+                vf.quantization.validate(where)
             if vf.text_source is not None and not vf.text_source.model:
                 raise InvalidArgument(f"{where}.text_source.model is empty: name an encoder model")
         keys: set[str] = set()
@@ -257,10 +377,14 @@ class CollectionConfig:
             elif kind == "multivector":
                 vectors.append(MultiVectorField(
                     name=raw["name"], dim=raw["dim"], metric=Metric(raw["metric"]),
-                    storage_dtype=StorageDType(raw["storage_dtype"]), text_source=text_source,
+                    storage_dtype=StorageDType(raw["storage_dtype"]),
+                    muvera=MuveraConfig(**raw.get("muvera", {})), hnsw=HnswConfig(**raw.get("hnsw", {})),
+                    text_source=text_source,
                 ))
             elif kind == "sparse":
-                vectors.append(SparseField(name=raw["name"], modifier=raw["modifier"], text_source=text_source))
+                bm25 = raw.get("bm25")
+                vectors.append(SparseField(name=raw["name"], modifier=raw["modifier"], text_source=text_source,
+                                           bm25=Bm25Config(**bm25) if bm25 else None))
             else:
                 raise ValueError(f"unknown vector field kind {kind!r} in stored config")
         indexes = tuple(

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import lmdb
 import numpy as np
@@ -48,7 +49,7 @@ def key_iid(key: bytes) -> int:
 class StoredRecord:
     """A decoded `records` value: point key, payload JSON bytes and text."""
 
-    __slots__ = ("point_key", "payload_json", "text")
+    __slots__ = ("payload_json", "point_key", "text")
 
     def __init__(self, point_key: bytes, payload_json: bytes, text: str | None) -> None:
         self.point_key = point_key
@@ -86,6 +87,9 @@ class CollectionStore:
         self.records = self.env.open_db(b"records")
         self.changes = self.env.open_db(b"changes")
         self.vectors = {name: self.env.open_db(b"vec:" + name.encode()) for name in field_names}
+        # Stored vectors read one point at a time (queries, rescoring, with_vectors); not by the
+        # bulk iteration of a rebuild. Lets tests check that rescoring reads only candidates.
+        self.vector_reads = 0
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -165,6 +169,7 @@ class CollectionStore:
             txn.delete(key, db=db)
 
     def vector_bytes(self, txn: lmdb.Transaction, field: str, iid: int) -> bytes | None:
+        self.vector_reads += 1
         return txn.get(iid_key(iid), db=self.vectors[field])  # type: ignore[no-any-return]
 
     def iter_points(self, txn: lmdb.Transaction, start_key: bytes | None = None) -> Iterator[tuple[bytes, int]]:

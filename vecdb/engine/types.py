@@ -16,18 +16,23 @@ from vecdb.engine.filters import Filter
 from vecdb.engine.schema import CollectionConfig
 
 __all__ = [
-    "PointId",
-    "Payload",
-    "UpsertBatch",
-    "Record",
-    "ScoredPoint",
-    "Hits",
-    "NearestQuery",
-    "UpdateResult",
-    "ScrollPage",
     "CollectionInfo",
-    "FieldStats",
     "CollectionStats",
+    "Diversity",
+    "FieldStats",
+    "Fusion",
+    "Hits",
+    "HybridQuery",
+    "NearestQuery",
+    "Payload",
+    "PointId",
+    "Record",
+    "Rerank",
+    "ScoredPoint",
+    "ScrollPage",
+    "SparseVector",
+    "UpdateResult",
+    "UpsertBatch",
 ]
 
 PointId = Union[int, str]
@@ -38,13 +43,15 @@ Payload = dict[str, Any]
 class UpsertBatch:
     """A column-wise batch of points to insert or replace, all or nothing.
 
-    ids: n point ids, unique. vectors: field name -> array of shape (n, dim); every dense field
-    of the collection must be present. payloads / texts: None, or n entries (None = no payload /
+    ids: n point ids, unique. vectors: field name -> for a dense field an array of shape
+    (n, dim) (every dense field must be present); for a multi-vector field n (tokens, dim)
+    arrays; for a sparse field n SparseVectors (a None entry: the point has no vector there).
+    A BM25 field takes its text from `texts` or its payload key, never from `vectors`. payloads / texts: None, or n entries (None = no payload /
     no text). Upserting an existing id replaces the whole point.
     """
 
     ids: list[PointId]
-    vectors: dict[str, np.ndarray]
+    vectors: dict[str, Any]
     payloads: list[Payload | None] | None = None
     texts: list[str | None] | None = None
 
@@ -122,17 +129,31 @@ class Hits(Sequence[ScoredPoint]):
         return cls(ids=[], scores=np.empty(0, dtype=np.float32))
 
 
+@dataclass(frozen=True, eq=False)
+class SparseVector:
+    """Term ids (uint32, unique) and their weights (float32), in any order."""
+
+    indices: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+
 @dataclass(frozen=True)
 class NearestQuery:
-    """Nearest-neighbour search on one dense field.
+    """The best points of one vector field for one query: one retrieval stage.
 
-    Exactly one of `vector` (shape (dim,)) and `point` (use that point's stored vector) is set.
+    Exactly one of `vector`, `point` (use that point's stored vector) and `text` is set.
+    `vector` is a dense (dim,) array for a dense field, an (n, dim) array of token vectors for a
+    multi-vector field, a SparseVector for a sparse field; `text` queries a BM25 field (the
+    server turns text for encoder-backed fields into vectors before the engine sees it).
     `using` may be empty when the collection has one field. `with_vectors` lists the fields
     whose vectors are returned.
     """
 
     using: str = ""
-    vector: np.ndarray | None = None
+    vector: np.ndarray | SparseVector | None = None
     point: PointId | None = None
     filter: Filter | None = None
     limit: int = 10
@@ -142,6 +163,69 @@ class NearestQuery:
     with_vectors: tuple[str, ...] = ()
     ef: int | None = None
     exact: bool = False
+    text: str | None = None
+
+    @property
+    def has_target(self) -> bool:
+        return self.vector is not None or self.point is not None or self.text is not None
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the candidates of several stages become one ranking.
+
+    method: "rrf" (reciprocal rank fusion: sum of weight / (k + rank)), "dbsf" (distribution-
+    based score fusion: each stage's scores normalized by mean +- 3 std, summed) or "weighted"
+    (weighted sum of min-max normalized scores). weights: one per stage (empty: all 1).
+    """
+
+    method: str = "rrf"
+    k: int = 60
+    weights: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rerank:
+    """Rescore the fused candidates exactly with another field: dense exact scores from the
+    stored originals, MaxSim for a multi-vector field, exact sparse / BM25 scores."""
+
+    query: NearestQuery
+
+
+@dataclass(frozen=True)
+class Diversity:
+    """Pick the final results for relevance and variety over the candidates' `using` vectors.
+
+    method: "mmr" (maximal marginal relevance) or "coverage" (greedy relevance + facility-
+    location coverage, a submodular objective). lambda_: 1.0 is pure relevance (exactly the
+    plain top-k), lower trades relevance for variety. using: a dense field (empty: the only one).
+    """
+
+    method: str = "mmr"
+    lambda_: float = 0.5
+    using: str = ""
+
+
+@dataclass(frozen=True)
+class HybridQuery:
+    """Prefetch stages, fused, optionally reranked and diversified.
+
+    Each stage is a NearestQuery (its own field, filter and limit) or a nested HybridQuery. The
+    stages' candidates are fused (`fusion`; a single stage passes through), then `rerank`
+    rescores them exactly, then `diversity` picks `limit` of them. `filter` applies to every
+    stage on top of the stage's own.
+    """
+
+    prefetch: tuple[NearestQuery | HybridQuery, ...]
+    fusion: Fusion | None = None
+    rerank: Rerank | None = None
+    diversity: Diversity | None = None
+    filter: Filter | None = None
+    limit: int = 10
+    offset: int = 0
+    score_threshold: float | None = None
+    with_payload: bool = False
+    with_vectors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,12 +251,22 @@ class CollectionInfo:
 
 @dataclass(frozen=True)
 class FieldStats:
+    """One vector field's index in memory.
+
+    ram_bytes: vector data + graph + bookkeeping. vector_ram_bytes: the vector data alone (codes
+    for a quantized field). float32_bytes: what the same vectors take as float32, for comparison.
+    codebook: a quantized field's codebook (method, bits, how many vectors it was trained on).
+    """
+
     name: str
     kind: str
     indexed_points: int
     index_capacity: int
     ram_bytes: int
     checkpoint_sequence: int
+    vector_ram_bytes: int = 0
+    float32_bytes: int = 0
+    codebook: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ prepared arrays and bytes or raises InvalidArgument naming the field and the val
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,17 +15,25 @@ import numpy as np
 
 from vecdb.engine.errors import FieldNotFound, InvalidArgument
 from vecdb.engine.ids import encode_point_id, parse_point_id
-from vecdb.engine.payload import encode_payload
+from vecdb.engine.payload import encode_payload, split_key, values_at
 from vecdb.engine.schema import CollectionConfig, DenseField, StorageDType
 from vecdb.engine.types import NearestQuery, PointId, UpsertBatch
 from vecdb.kernels.metrics import Metric
 
-__all__ = ["PreparedUpsert", "prepare_upsert", "check_query_vector", "check_vector_fields", "storage_dtype", "point_keys"]
+__all__ = [
+    "PreparedUpsert",
+    "check_matrix",
+    "check_query_vector",
+    "check_vector_fields",
+    "point_keys",
+    "prepare_upsert",
+    "storage_dtype",
+]
 
 _STORAGE = {StorageDType.FLOAT32: np.dtype("<f4"), StorageDType.FLOAT16: np.dtype("<f2")}
 
 
-def storage_dtype(field: DenseField) -> np.dtype[Any]:
+def storage_dtype(field: Any) -> np.dtype[Any]:
     return _STORAGE[field.storage_dtype]
 
 
@@ -32,8 +41,7 @@ def storage_dtype(field: DenseField) -> np.dtype[Any]:
 class PreparedUpsert:
     ids: list[PointId]
     keys: list[bytes]
-    vectors: dict[str, np.ndarray]          # float32 (n, dim), what the index gets
-    stored: dict[str, np.ndarray]           # storage dtype (n, dim), what LMDB gets
+    fields: dict[str, Any]                  # field name -> kinds.base.Prepared
     payload_json: list[bytes]
     payloads: list[dict[str, Any] | None]
     texts: list[str | None]
@@ -47,7 +55,10 @@ def point_keys(ids: list[Any], where: str = "ids") -> tuple[list[PointId], list[
     return parsed, [encode_point_id(p) for p in parsed]
 
 
-def prepare_upsert(config: CollectionConfig, batch: UpsertBatch, *, max_points: int, max_payload_bytes: int) -> PreparedUpsert:
+def prepare_upsert(config: CollectionConfig, kinds: Mapping[str, Any], batch: UpsertBatch, *, max_points: int,
+                   max_payload_bytes: int) -> PreparedUpsert:
+    """Check a batch and encode it for LMDB and the indexes; `kinds` are the collection's field
+    kinds (vecdb.engine.kinds), which check their own values."""
     n = len(batch.ids)
     if n == 0:
         raise InvalidArgument("upsert needs at least one point")
@@ -60,32 +71,37 @@ def prepare_upsert(config: CollectionConfig, batch: UpsertBatch, *, max_points: 
             if key in seen:
                 raise InvalidArgument(f"ids[{i}] = {ids[i]!r} repeats ids[{seen[key]}]; ids in one upsert must be unique")
             seen[key] = i
-    dense = {f.name: f for f in config.vectors if isinstance(f, DenseField)}
     for name in batch.vectors:
-        if name not in dense:
+        if name not in kinds:
             raise FieldNotFound(
-                f"vectors[{name!r}]: collection {config.name!r} has no vector field {name!r}; its fields are {list(dense)}"
+                f"vectors[{name!r}]: collection {config.name!r} has no vector field {name!r}; its fields are {list(kinds)}"
             )
-    vectors: dict[str, np.ndarray] = {}
-    stored: dict[str, np.ndarray] = {}
-    for name, field in dense.items():
-        if name not in batch.vectors:
-            raise InvalidArgument(f"vectors[{name!r}] is missing: every point needs a vector for each dense field")
-        vectors[name] = _check_matrix(batch.vectors[name], field, n, f"vectors[{name!r}]")
-        with np.errstate(over="ignore"):  # overflow is reported below, with the row
-            stored[name] = vectors[name].astype(storage_dtype(field))
-        if field.storage_dtype is StorageDType.FLOAT16:
-            if not np.isfinite(stored[name]).all():
-                row = int(np.flatnonzero(~np.isfinite(stored[name]).all(axis=1))[0])
-                raise InvalidArgument(f"vectors[{name!r}][{row}] has values outside the float16 range (|x| > 65504)")
-            # Index what is stored, so scores do not shift when a restart rebuilds from disk.
-            vectors[name] = stored[name].astype(np.float32)
     payload_json, payloads = _check_payloads(batch.payloads, n, max_payload_bytes)
     texts = _check_texts(batch.texts, n)
-    return PreparedUpsert(ids, keys, vectors, stored, payload_json, payloads, texts)
+    fields = {}
+    for name, kind in kinds.items():
+        text_key = getattr(kind, "text_key", None)
+        if text_key is not None:  # a BM25 field reads the point's text, not `vectors`
+            if name in batch.vectors:
+                raise InvalidArgument(
+                    f"vectors[{name!r}]: the BM25 field {name!r} computes its weights from text; send the "
+                    f"text ({'payload key ' + repr(text_key) if text_key else 'the point text'}) instead"
+                )
+            values: Any = [_text_at(texts[i], payloads[i], text_key) for i in range(n)]
+        else:
+            values = batch.vectors.get(name)
+        fields[name] = kind.prepare(values, n, f"vectors[{name!r}]")
+    return PreparedUpsert(ids, keys, fields, payload_json, payloads, texts)
 
 
-def _check_matrix(value: Any, field: DenseField, n: int, where: str) -> np.ndarray:
+def _text_at(text: str | None, payload: dict[str, Any] | None, key: str) -> str | None:
+    if not key:
+        return text
+    found = [v for v in values_at(payload or {}, split_key(key)) if isinstance(v, str)]
+    return " ".join(found) if found else None
+
+
+def check_matrix(value: Any, field: Any, n: int, where: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
     except ValueError:
@@ -135,7 +151,7 @@ def check_query_vector(field: DenseField, vector: Any, where: str) -> np.ndarray
     arr = np.asarray(vector)
     if arr.ndim != 1:
         raise InvalidArgument(f"{where} has shape {list(arr.shape)}; a query vector has shape [{field.dim}]")
-    return _check_matrix(arr[None, :], field, 1, where)[0]
+    return check_matrix(arr[None, :], field, 1, where)[0]
 
 
 def check_query_matrix(field: DenseField, vectors: Any, where: str) -> np.ndarray:
@@ -143,7 +159,7 @@ def check_query_matrix(field: DenseField, vectors: Any, where: str) -> np.ndarra
     arr = np.asarray(vectors)
     if arr.ndim != 2:
         raise InvalidArgument(f"{where} has shape {list(arr.shape)}; expected [q, {field.dim}]")
-    return _check_matrix(arr, field, arr.shape[0], where)
+    return check_matrix(arr, field, arr.shape[0], where)
 
 
 def check_vector_fields(config: CollectionConfig, names: tuple[str, ...]) -> None:
@@ -160,7 +176,7 @@ def check_query_shape(q: NearestQuery, max_limit: int, where: str, *, target: bo
         raise InvalidArgument(f"{where}.offset = {q.offset}: offset + limit must be at most {max_limit}")
     if q.ef is not None and not 1 <= q.ef <= 65536:
         raise InvalidArgument(f"{where}.ef = {q.ef} is out of range [1, 65536]")
-    if target and (q.vector is None) == (q.point is None):
-        raise InvalidArgument(f"{where}: give exactly one of a query vector or a point id")
-    if not target and (q.vector is not None or q.point is not None):
+    if target and sum(x is not None for x in (q.vector, q.point, q.text)) != 1:
+        raise InvalidArgument(f"{where}: give exactly one of a query vector, a point id or a text")
+    if not target and q.has_target:
         raise InvalidArgument(f"{where}: a batch template carries no vector or point; the rows of `vectors` are the queries")

@@ -1,4 +1,4 @@
-"""The Admin service: server information, statistics and index checkpoints.
+"""The Admin service: server information, statistics, index checkpoints and codebook retraining.
 
 Snapshots (issue 9) answer UNIMPLEMENTED. Stats and Checkpoint run in the write executor, which
 holds admin work so it never competes with query threads.
@@ -19,7 +19,10 @@ from vecdb.v1.admin_service_pb2_grpc import AdminServicer
 
 __all__ = ["CAPABILITIES", "SNAPSHOT_CAPABILITY", "AdminService"]
 
-CAPABILITIES: tuple[str, ...] = ("dense", "filters", "payload_indexes", "batch_query", "bulk_upsert")
+CAPABILITIES: tuple[str, ...] = (
+    "dense", "filters", "payload_indexes", "batch_query", "bulk_upsert", "quantization", "multivector",
+    "sparse", "bm25", "hybrid",
+)
 """What this version implements; clients check it before using optional features."""
 
 SNAPSHOT_CAPABILITY = "snapshots (issue 9)"
@@ -35,7 +38,7 @@ class AdminService(AdminServicer):
         return to_proto.server_info(
             version=vecdb.__version__,
             data_dir=str(s.data_dir.resolve()),
-            capabilities=CAPABILITIES,
+            capabilities=CAPABILITIES + (("cache",) if s.cache_enabled else ()),
             max_limit=s.max_limit,
             max_message_bytes=s.max_message_bytes,
         )
@@ -53,6 +56,16 @@ class AdminService(AdminServicer):
             return to_proto.checkpoint(self._state.database.collection(request.collection).checkpoint())
 
         return await run_in(self._state.executors.write, checkpoint)
+
+    async def RetrainQuantization(self, request: Any, context: aio.ServicerContext) -> Any:
+        def retrain() -> Any:
+            if not request.collection:
+                raise InvalidArgument("collection is empty: name the collection whose field to retrain")
+            if not request.field:
+                raise InvalidArgument("field is empty: name the quantized vector field to retrain")
+            return to_proto.field_stats(self._state.database.collection(request.collection).retrain(request.field))
+
+        return await run_in(self._state.executors.write, retrain)
 
     def _refuse(self) -> NoReturn:
         raise Unimplemented(SNAPSHOT_CAPABILITY)

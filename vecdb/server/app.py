@@ -2,9 +2,12 @@
 
 Start-up order matters: the port is bound and the server started first, with health reporting
 NOT_SERVING, and only then is the database opened (recovery may replay many mutations) in the
-write executor. When it is open, health turns SERVING for "" and every vecdb.v1 service. Stop
-runs in reverse: health NOT_SERVING, grpc stops taking calls and lets in-flight ones finish
-within the grace period, the executors drain, and the database closes (checkpointing indexes).
+write executor. When it is open, health turns SERVING for "" and every vecdb.v1 service. The
+semantic cache (vecdb.v1.Cache) opens after the database when models are preloaded, and its
+health turns SERVING only once it is open (else it opens on the first cache call); expired cache
+entries are swept in the background like the periodic checkpoints. Stop runs in reverse: health
+NOT_SERVING, grpc stops taking calls and lets in-flight ones finish within the grace period, the
+executors drain, and the cache and the database close (checkpointing indexes).
 """
 
 from __future__ import annotations
@@ -20,16 +23,16 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vecdb.server.admin import AdminService
+from vecdb.server.cache import CACHE_SERVICE, CacheService, ServerCache
 from vecdb.server.collections import CollectionsService
-from vecdb.server.convert_to_proto import SERVICE_NAMES, UNBUILT_SERVICES
-from vecdb.server.errors import VecdbInterceptor
+from vecdb.server.convert_to_proto import SERVICE_NAMES
+from vecdb.server.encoder import EncoderService
+from vecdb.server.errors import ServerUnavailable, VecdbInterceptor
 from vecdb.server.executors import Executors, run_in
 from vecdb.server.points import PointsService
 from vecdb.server.query import QueryService
 from vecdb.server.settings import Settings, format_address
 from vecdb.server.state import ServerState
-from vecdb.server.encoder import EncoderService
-from vecdb.server.unimplemented import CacheService
 from vecdb.v1.admin_service_pb2_grpc import add_AdminServicer_to_server
 from vecdb.v1.cache_service_pb2_grpc import add_CacheServicer_to_server
 from vecdb.v1.collections_service_pb2_grpc import add_CollectionsServicer_to_server
@@ -38,8 +41,8 @@ from vecdb.v1.points_service_pb2_grpc import add_PointsServicer_to_server
 from vecdb.v1.query_service_pb2_grpc import add_QueryServicer_to_server
 
 if TYPE_CHECKING:
-    from vecdb.server.text_fields import TextFields
     from vecdb.engine.database import Database
+    from vecdb.server.text_fields import TextFields
 
 __all__ = ["VecdbServer", "build_server", "configure_logging", "run_forever"]
 
@@ -62,6 +65,7 @@ class VecdbServer:
             search_workers=settings.search_workers, write_workers=settings.write_workers
         )
         self._state = ServerState(settings, self._executors)
+        self._cache = ServerCache(self._state, self._set_cache_health)
         self._given_database = database
         self._owns_database = database is None
         self._health = health.aio.HealthServicer()
@@ -80,6 +84,7 @@ class VecdbServer:
         self._open_error: BaseException | None = None
         self._open_task: asyncio.Task[None] | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
         self._stop_task: asyncio.Task[None] | None = None
         self._terminated = asyncio.Event()
         self._register()
@@ -90,7 +95,7 @@ class VecdbServer:
         add_QueryServicer_to_server(QueryService(self._state), self._server)
         add_AdminServicer_to_server(AdminService(self._state), self._server)
         add_EncoderServicer_to_server(EncoderService(self._state), self._server)
-        add_CacheServicer_to_server(CacheService(), self._server)
+        add_CacheServicer_to_server(CacheService(self._state, self._cache), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
@@ -141,11 +146,16 @@ class VecdbServer:
                 # Health says SERVING only once the default model answers too.
                 await self._state.text_fields.model(None)
             self._state.set_database(db)
+            cache_serving = await self._open_cache()
             for service in ("", *SERVICE_NAMES):
-                # A service whose every RPC answers UNIMPLEMENTED is not serving anything.
-                await self._health.set(service, _NOT_SERVING if service in UNBUILT_SERVICES else _SERVING)
+                serving = cache_serving if service == CACHE_SERVICE else True
+                await self._health.set(service, _SERVING if serving else _NOT_SERVING)
             if self.settings.checkpoint_interval_s > 0:
                 self._checkpoint_task = asyncio.create_task(self._checkpoint_loop(), name="vecdb-checkpoints")
+            if self.settings.cache_enabled and self.settings.cache_sweep_interval_s > 0:
+                self._sweep_task = asyncio.create_task(
+                    self._cache.sweep_loop(self.settings.cache_sweep_interval_s), name="vecdb-cache-sweep"
+                )
             log.info("database open at %s; serving on %s", self.settings.data_dir, self.address)
         except Exception as exc:
             self._open_error = exc
@@ -153,6 +163,26 @@ class VecdbServer:
             log.exception("opening the database at %s failed", self.settings.data_dir)
         finally:
             self._ready.set()
+
+    async def _open_cache(self) -> bool:
+        """Open the semantic cache now when models are preloaded; whether Cache is SERVING.
+
+        A cache that fails to open leaves the rest of the server serving: its calls answer
+        UNAVAILABLE with the reason and its health is NOT_SERVING. Without preloading the cache
+        opens on its first call (loading the encoder model then).
+        """
+        if not self.settings.cache_enabled:
+            return False
+        if not self.settings.preload_models:
+            return True
+        try:
+            await self._cache.open()
+        except ServerUnavailable:
+            return False  # open() logged the reason and keeps answering it
+        return True
+
+    async def _set_cache_health(self, serving: bool) -> None:
+        await self._health.set(CACHE_SERVICE, _SERVING if serving else _NOT_SERVING)
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until the database is open; re-raise the error if opening failed."""
@@ -183,6 +213,8 @@ class VecdbServer:
             await self._health.enter_graceful_shutdown()
             if self._checkpoint_task is not None:
                 self._checkpoint_task.cancel()
+            if self._sweep_task is not None:
+                self._sweep_task.cancel()
             await self._server.stop(grace)
             self._state.set_closing()
             await self._state.text_fields.batcher.close()
@@ -192,6 +224,10 @@ class VecdbServer:
             # Drain both pools first (calls cancelled by the grace deadline may still be running
             # in them), so the database closes with no engine call in flight.
             await loop.run_in_executor(None, self._executors.shutdown)
+            try:
+                await loop.run_in_executor(None, self._cache.close)
+            except Exception:
+                log.exception("closing the semantic cache failed")
             db = self._state.database_or_none
             if db is not None and self._owns_database:
                 try:
@@ -210,7 +246,7 @@ class VecdbServer:
         """
         try:
             await asyncio.wait_for(self._terminated.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return True
         return False
 

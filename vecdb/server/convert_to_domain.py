@@ -32,7 +32,9 @@ from vecdb.engine.filters import (
 from vecdb.engine.ids import parse_point_id
 from vecdb.engine.schema import (
     CollectionConfig,
+    Bm25Config,
     DenseField,
+    MuveraConfig,
     HnswConfig,
     Metric,
     MultiVectorField,
@@ -44,7 +46,17 @@ from vecdb.engine.schema import (
     TextSource,
     VectorField,
 )
-from vecdb.engine.types import NearestQuery, Payload, PointId, UpsertBatch
+from vecdb.engine.types import (
+    Diversity,
+    Fusion,
+    HybridQuery,
+    NearestQuery,
+    Payload,
+    PointId,
+    Rerank,
+    SparseVector,
+    UpsertBatch,
+)
 from vecdb.v1 import collections_service_pb2 as coll_pb
 from vecdb.v1 import common_pb2 as common_pb
 from vecdb.v1 import encoder_service_pb2 as encoder_pb
@@ -53,7 +65,9 @@ from vecdb.v1 import query_service_pb2 as query_pb
 
 __all__ = [
     "DEFAULT_LIMIT",
-    "UNIMPLEMENTED_STAGES",
+    "hybrid_query",
+    "is_hybrid",
+    "query_request",
     "batch_needs_config",
     "collection_config",
     "filter_",
@@ -71,7 +85,6 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT = 10
-UNIMPLEMENTED_STAGES = "prefetch, fusion and rerank stages (issue 6)"
 
 _WIRE_DTYPES: dict[int, tuple[str, np.dtype[Any]]] = {
     common_pb.DTYPE_UNSPECIFIED: ("float32", np.dtype("<f4")),
@@ -112,8 +125,7 @@ def _enum_name(enum_type: Any, value: int) -> str:
 def collection_config(req: coll_pb.CreateCollectionRequest) -> CollectionConfig:
     """A CreateCollectionRequest as a CollectionConfig; zeros and UNSPECIFIED become defaults.
 
-    Kinds that are not built yet (multi-vector, sparse, quantization, text sources) are mapped
-    faithfully; `CollectionConfig.validate()` refuses them with Unimplemented.
+    Field parameters are mapped faithfully; `CollectionConfig.validate()` checks their ranges.
     """
     fields = tuple(_vector_field(vf, f"vectors[{i}]") for i, vf in enumerate(req.vectors))
     indexes = tuple(_payload_index(pi, f"payload_indexes[{i}]") for i, pi in enumerate(req.payload_indexes))
@@ -150,12 +162,7 @@ def _vector_field(vf: coll_pb.VectorFieldConfig, where: str) -> VectorField:
     text_source = _text_source(vf)
     if kind == "dense":
         d = vf.dense
-        defaults = HnswConfig()
-        hnsw = HnswConfig(
-            m=d.hnsw.m or defaults.m,
-            ef_construct=d.hnsw.ef_construct or defaults.ef_construct,
-            ef=d.hnsw.ef or defaults.ef,
-        )
+        hnsw = _hnsw(d.hnsw)
         return DenseField(
             name=vf.name,
             dim=d.dim,
@@ -174,18 +181,44 @@ def _vector_field(vf: coll_pb.VectorFieldConfig, where: str) -> VectorField:
             storage_dtype=_storage_dtype(
                 mv.storage_dtype, f"{where}.multivector.storage_dtype", StorageDType.FLOAT16
             ),
+            muvera=_muvera(mv.muvera),
+            hnsw=_hnsw(mv.hnsw),
             text_source=text_source,
         )
     if kind == "sparse":
         modifier = vf.sparse.modifier
         if modifier == coll_pb.SparseParams.MODIFIER_UNSPECIFIED:
-            name = "none"
-        elif modifier == coll_pb.SparseParams.BM25:
-            name = "bm25"
-        else:
-            raise InvalidArgument(f"{where}.sparse.modifier = {modifier} is not a modifier; use BM25 or leave it unset")
-        return SparseField(name=vf.name, modifier=name, text_source=text_source)
+            if vf.sparse.HasField("bm25"):
+                raise InvalidArgument(f"{where}.sparse.bm25 is set but modifier is not BM25; set modifier BM25")
+            return SparseField(name=vf.name, modifier="none", text_source=text_source)
+        if modifier == coll_pb.SparseParams.BM25:
+            return SparseField(name=vf.name, modifier="bm25", text_source=text_source, bm25=_bm25(vf.sparse.bm25))
+        raise InvalidArgument(f"{where}.sparse.modifier = {modifier} is not a modifier; use BM25 or leave it unset")
     raise InvalidArgument(f"{where} (field {vf.name!r}) has no kind: set dense, multivector or sparse")
+
+
+def _hnsw(h: coll_pb.HnswParams) -> HnswConfig:
+    defaults = HnswConfig()
+    return HnswConfig(m=h.m or defaults.m, ef_construct=h.ef_construct or defaults.ef_construct, ef=h.ef or defaults.ef)
+
+
+def _muvera(m: coll_pb.MuveraParams) -> MuveraConfig:
+    d = MuveraConfig()
+    return MuveraConfig(
+        reps=m.reps or d.reps, k_sim=m.k_sim or d.k_sim,
+        d_proj=m.d_proj if m.HasField("d_proj") else d.d_proj, final_dim=m.final_dim,
+        seed=m.seed if m.HasField("seed") else d.seed, candidates=m.candidates or d.candidates,
+    )
+
+
+def _bm25(b: coll_pb.Bm25Params) -> Bm25Config:
+    d = Bm25Config()
+    return Bm25Config(
+        k1=b.k1 if b.HasField("k1") else d.k1, b=b.b if b.HasField("b") else d.b, text_key=b.text_key,
+        lowercase=b.lowercase if b.HasField("lowercase") else d.lowercase,
+        stopwords=b.stopwords if b.HasField("stopwords") else d.stopwords,
+        stemmer=b.stemmer if b.HasField("stemmer") else d.stemmer,
+    )
 
 
 def _quantization(d: coll_pb.DenseParams, where: str) -> QuantizationConfig | None:
@@ -201,13 +234,30 @@ def _quantization(d: coll_pb.DenseParams, where: str) -> QuantizationConfig | No
     binary_method = _BINARY_METHODS.get(q.binary.method)
     if binary_method is None:
         raise InvalidArgument(f"{where}.binary.method = {q.binary.method} is not a method; use THRESHOLD or RECURRENT_RESIDUAL")
+    if method == "int8" and q.binary.bits:
+        raise InvalidArgument(f"{where}: bits apply to binary quantization; int8 always uses 8")
     return QuantizationConfig(
         method=method,
         bits=q.binary.bits or defaults.bits,
         binary_method=binary_method,
         oversampling=q.oversampling or defaults.oversampling,
         rescore=q.rescore if q.HasField("rescore") else defaults.rescore,
+        query_mode=_query_mode(q.query_mode, f"{where}.query_mode"),
     )
+
+
+_QUERY_MODES = {
+    coll_pb.QuantizationParams.QUERY_MODE_UNSPECIFIED: "",
+    coll_pb.QuantizationParams.SYMMETRIC: "symmetric",
+    coll_pb.QuantizationParams.ASYMMETRIC: "asymmetric",
+}
+
+
+def _query_mode(value: int, where: str) -> str:
+    try:
+        return _QUERY_MODES[value]
+    except KeyError:
+        raise InvalidArgument(f"{where} = {value} is not a query mode; use SYMMETRIC or ASYMMETRIC") from None
 
 
 def _payload_index(pi: coll_pb.PayloadIndexConfig, where: str) -> PayloadIndexConfig:
@@ -265,16 +315,20 @@ def vector_array(msg: common_pb.Vector, where: str) -> np.ndarray:
     return np.frombuffer(msg.data, dtype=dtype).reshape(shape)
 
 
-def _dense_input(vi: common_pb.VectorInput, where: str) -> common_pb.Vector:
-    """The dense Vector of a VectorInput; other kinds are refused."""
-    kind = vi.WhichOneof("kind")
-    if kind == "dense":
-        return vi.dense
-    if kind == "multi":
-        raise Unimplemented(f"{where}: multi-vector (late interaction) fields (issue 5)")
-    if kind == "sparse":
-        raise Unimplemented(f"{where}: sparse vectors (issue 6)")
-    raise InvalidArgument(f"{where} has no vector: set dense")
+def multi_vector(msg: common_pb.Vector, where: str) -> np.ndarray:
+    """Token vectors [n_tokens, dim] as float32."""
+    arr = vector_array(msg, where)
+    if arr.ndim != 2:
+        raise InvalidArgument(f"{where}: shape {_shape_str(arr.shape)} is not a token matrix; use [n_tokens, dim]")
+    return arr.astype(np.float32, copy=False)
+
+
+def sparse_vector(msg: common_pb.SparseVector, where: str) -> SparseVector:
+    if len(msg.indices) != len(msg.values):
+        raise InvalidArgument(
+            f"{where}: {len(msg.indices)} indices but {len(msg.values)} values; give one weight per term id"
+        )
+    return SparseVector(np.array(msg.indices, dtype=np.uint32), np.array(msg.values, dtype=np.float32))
 
 
 def _single_vector(msg: common_pb.Vector, where: str) -> np.ndarray:
@@ -322,6 +376,14 @@ class _Columns:
         self.dims: dict[str, tuple[int, str]] = {}
         self.field_names: frozenset[str] | None = None
         self.first_where = ""
+        self.entries: dict[str, list[Any]] = {}  # multi-vector / sparse field -> one entry per point
+
+    def add_entry(self, name: str, position: int, value: Any, where: str) -> None:
+        if name in self.parts:
+            raise InvalidArgument(f"{where}: field {name!r} is dense in another point; a field has one kind")
+        entries = self.entries.setdefault(name, [])
+        entries.extend([None] * (position - len(entries)))
+        entries.append(value)
 
     def add_id(self, pid: PointId, where: str) -> None:
         earlier = self.where_of_id.get(pid)
@@ -378,9 +440,13 @@ def upsert_batch(req: points_pb.UpsertRequest, *, max_payload_bytes: int, max_ba
     if req.HasField("batch") and (req.batch.ids or req.batch.vectors):
         _add_point_batch(cols, req.batch, max_payload_bytes)
 
-    vectors: dict[str, np.ndarray] = {}
+    vectors: dict[str, Any] = {}
     for name, parts in cols.parts.items():
+        if name in cols.entries:
+            raise InvalidArgument(f"vectors[{name!r}]: the field is dense in some points and not in others")
         vectors[name] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+    for name, entries in cols.entries.items():
+        vectors[name] = entries + [None] * (len(cols.ids) - len(entries))
     has_payload = any(p is not None for p in cols.payloads)
     has_text = any(t is not None for t in cols.texts)
     return UpsertBatch(
@@ -392,17 +458,31 @@ def upsert_batch(req: points_pb.UpsertRequest, *, max_payload_bytes: int, max_ba
 
 
 def _add_points(cols: _Columns, points: Any, max_payload_bytes: int) -> None:
+    """Dense vectors become columns (every point must carry the same dense fields); multi-vector
+    and sparse vectors become per-point lists, None where a point leaves the field out."""
     n = len(points)
     first = points[0]
-    names = sorted(first.vectors.keys())
+    names = sorted(k for k, v in first.vectors.items() if v.WhichOneof("kind") == "dense")
     rows: dict[str, np.ndarray] = {}
     for i, p in enumerate(points):
         where = f"points[{i}]"
         cols.add_id(point_id(p.id, f"{where}.id"), f"{where}.id")
-        cols.check_fields(frozenset(p.vectors.keys()), f"{where}.vectors")
+        dense_here = []
+        for name, vi in p.vectors.items():
+            kind = vi.WhichOneof("kind")
+            vwhere = f"{where}.vectors[{name!r}]"
+            if kind == "dense":
+                dense_here.append(name)
+            elif kind == "multi":
+                cols.add_entry(name, i, multi_vector(vi.multi, f"{vwhere}.multi"), vwhere)
+            elif kind == "sparse":
+                cols.add_entry(name, i, sparse_vector(vi.sparse, f"{vwhere}.sparse"), vwhere)
+            else:
+                raise InvalidArgument(f"{vwhere} has no vector: set dense, multi or sparse")
+        cols.check_fields(frozenset(dense_here), f"{where}.vectors")
         for name in names:
             vwhere = f"{where}.vectors[{name!r}]"
-            vec = _single_vector(_dense_input(p.vectors[name], vwhere), vwhere)
+            vec = _single_vector(p.vectors[name].dense, vwhere)
             out = rows.get(name)
             if out is None:
                 out = rows[name] = np.empty((n, vec.shape[0]), dtype=np.float32)
@@ -554,37 +634,160 @@ def page_limit(limit: int, max_limit: int, where: str = "limit") -> int:
     return int(limit)
 
 
+def _query_input(q: query_pb.QueryInput, where: str) -> dict[str, Any]:
+    """A QueryInput as the NearestQuery fields it sets (vector, point or text); {} when unset."""
+    kind = q.WhichOneof("kind")
+    if kind == "vector":
+        return {"vector": _single_vector(q.vector, f"{where}.vector").astype(np.float32, copy=False)}
+    if kind == "multi":
+        return {"vector": multi_vector(q.multi, f"{where}.multi")}
+    if kind == "sparse":
+        return {"vector": sparse_vector(q.sparse, f"{where}.sparse")}
+    if kind == "point":
+        return {"point": point_id(q.point, f"{where}.point")}
+    if kind == "text":
+        if not q.text.strip():
+            raise InvalidArgument(f"{where}.text is empty")
+        return {"text": q.text}
+    return {}
+
+
+def _required_input(q: query_pb.QueryInput, where: str) -> dict[str, Any]:
+    target = _query_input(q, where)
+    if not target:
+        raise InvalidArgument(f"{where} is not set: give a vector, a point id or a text")
+    return target
+
+
+def is_hybrid(req: query_pb.QueryRequest) -> bool:
+    """Whether a QueryRequest needs the hybrid path (prefetch, fusion, rerank or diversity)."""
+    return bool(req.prefetch) or any(req.HasField(f) for f in ("fusion", "rerank", "diversity"))
+
+
+def query_request(
+    req: query_pb.QueryRequest, config: CollectionConfig | None, *, max_limit: int
+) -> NearestQuery | HybridQuery:
+    """A QueryRequest as a single-stage NearestQuery or a HybridQuery."""
+    if is_hybrid(req):
+        return hybrid_query(req, config, max_limit=max_limit)
+    return nearest_query(req, config, max_limit=max_limit)
+
+
 def nearest_query(
     req: query_pb.QueryRequest, config: CollectionConfig | None, *, max_limit: int, where: str = ""
 ) -> NearestQuery:
-    """A QueryRequest as a NearestQuery (a dense vector or a point id, one field)."""
+    """A single-stage QueryRequest as a NearestQuery (one field, one query target)."""
     prefix = f"{where}." if where else ""
-    vector: np.ndarray | None = None
-    point: PointId | None = None
-    q = req.query
-    kind = q.WhichOneof("kind")
-    if kind == "vector":
-        vector = _single_vector(q.vector, f"{prefix}query.vector").astype(np.float32, copy=False)
-    elif kind == "point":
-        point = point_id(q.point, f"{prefix}query.point")
-    elif kind == "multi":
-        raise Unimplemented(f"{prefix}query.multi: multi-vector (late interaction) queries (issue 5)")
-    elif kind == "sparse":
-        raise Unimplemented(f"{prefix}query.sparse: sparse vector queries (issue 6)")
-    elif kind == "text":
-        pass  # the query servicer encodes it with the field's model (see query_texts)
+    if is_hybrid(req):
+        raise InvalidArgument(
+            f"{prefix}prefetch / fusion / rerank / diversity: hybrid queries go one per Query call, not in a batch"
+        )
+    return _with_params(req, config, max_limit=max_limit, prefix=prefix, **_required_input(req.query, f"{prefix}query"))
+
+
+DEFAULT_STAGE_LIMIT = 100
+"""Candidates a prefetch stage contributes when its limit is 0."""
+
+
+def _threshold(msg: Any, where: str) -> float | None:
+    if not msg.HasField("score_threshold"):
+        return None
+    threshold = float(msg.score_threshold)
+    if math.isnan(threshold):
+        raise InvalidArgument(f"{where}.score_threshold is NaN")
+    return threshold
+
+
+def _fusion(msg: query_pb.Fusion, where: str) -> Fusion:
+    methods = {query_pb.Fusion.METHOD_UNSPECIFIED: "rrf", query_pb.Fusion.RRF: "rrf",
+               query_pb.Fusion.DBSF: "dbsf", query_pb.Fusion.WEIGHTED: "weighted"}
+    if msg.method not in methods:
+        raise InvalidArgument(f"{where}.method = {msg.method} is not a fusion method; use RRF, DBSF or WEIGHTED")
+    return Fusion(method=methods[msg.method], k=msg.rrf_k if msg.HasField("rrf_k") else 60,
+                  weights=tuple(float(w) for w in msg.weights))
+
+
+def _stage(p: query_pb.Prefetch, max_limit: int, where: str) -> NearestQuery | HybridQuery:
+    limit = p.limit or min(DEFAULT_STAGE_LIMIT, max_limit)
+    if limit > max_limit:
+        raise InvalidArgument(f"{where}.limit = {limit} exceeds the server maximum {max_limit}")
+    threshold = _threshold(p, where)
+    filt = optional_filter(p, f"{where}.filter")
+    if p.prefetch:
+        if threshold is not None:
+            raise InvalidArgument(f"{where}.score_threshold applies to a stage that searches a field, not to nested stages")
+        target = _query_input(p.query, f"{where}.query")
+        return HybridQuery(
+            prefetch=tuple(_stage(c, max_limit, f"{where}.prefetch[{i}]") for i, c in enumerate(p.prefetch)),
+            fusion=_fusion(p.fusion, f"{where}.fusion") if p.HasField("fusion") else None,
+            rerank=Rerank(NearestQuery(using=p.using, limit=limit, **target)) if target else None,
+            filter=filt, limit=limit,
+        )
+    if p.HasField("fusion"):
+        raise InvalidArgument(f"{where}.fusion needs nested prefetch stages to fuse")
+    return NearestQuery(using=p.using, filter=filt, limit=limit, score_threshold=threshold,
+                        ef=p.params.ef or None, exact=p.params.exact, **_required_input(p.query, f"{where}.query"))
+
+
+def hybrid_query(req: query_pb.QueryRequest, config: CollectionConfig | None, *, max_limit: int) -> HybridQuery:
+    """A QueryRequest with prefetch stages (or a plain query with diversity) as a HybridQuery."""
+    limit = page_limit(req.limit, max_limit, "limit")
+    if limit + req.offset > max_limit:
+        raise InvalidArgument(f"offset + limit = {req.offset} + {limit} exceeds the server maximum {max_limit}")
+    if req.model:
+        raise InvalidArgument("model applies to a single-stage query's vector; a hybrid query sends texts or "
+                              "vectors per stage")
+    rerank = None
+    if req.HasField("rerank"):
+        rerank = Rerank(NearestQuery(using=req.rerank.using, **_required_input(req.rerank.query, "rerank.query")))
+    target = _query_input(req.query, "query")
+    if req.prefetch:
+        stages = tuple(_stage(p, max_limit, f"prefetch[{i}]") for i, p in enumerate(req.prefetch))
+        if target:
+            if rerank is not None:
+                raise InvalidArgument("query and rerank both rescore the prefetch candidates; set only one")
+            rerank = Rerank(NearestQuery(using=req.using, **target))
     else:
-        raise InvalidArgument(f"{prefix}query is not set: give a vector or a point id")
-    return _with_params(req, config, max_limit=max_limit, prefix=prefix, vector=vector, point=point)
+        if rerank is not None:
+            raise InvalidArgument("rerank reorders prefetch candidates; add prefetch stages")
+        if req.HasField("fusion"):
+            raise InvalidArgument("fusion merges prefetch stages; add prefetch stages")
+        if not target:
+            raise InvalidArgument("query is not set: give a vector, a point id or a text")
+        candidates = req.diversity.candidates or min(max_limit, 10 * (limit + req.offset))
+        if candidates > max_limit:
+            raise InvalidArgument(f"diversity.candidates = {candidates} exceeds the server maximum {max_limit}")
+        stages = (NearestQuery(using=req.using, limit=candidates, ef=req.params.ef or None, exact=req.params.exact,
+                               **target),)
+    diversity = None
+    if req.HasField("diversity"):
+        d = req.diversity
+        methods = {query_pb.Diversity.METHOD_UNSPECIFIED: "mmr", query_pb.Diversity.MMR: "mmr",
+                   query_pb.Diversity.COVERAGE: "coverage"}
+        if d.method not in methods:
+            raise InvalidArgument(f"diversity.method = {d.method} is not a method; use MMR or COVERAGE")
+        diversity = Diversity(method=methods[d.method],
+                              lambda_=float(d.relevance_weight) if d.HasField("relevance_weight") else 0.5,
+                              using=d.using)
+    return HybridQuery(
+        prefetch=stages,
+        fusion=_fusion(req.fusion, "fusion") if req.HasField("fusion") else None,
+        rerank=rerank,
+        diversity=diversity,
+        filter=optional_filter(req, "filter"),
+        limit=limit,
+        offset=int(req.offset),
+        score_threshold=_threshold(req, "query"),
+        with_payload=req.with_payload,
+        with_vectors=with_vector_fields(req.with_vectors, config),
+    )
 
 
 def _with_params(
     req: query_pb.QueryRequest, config: CollectionConfig | None, *, max_limit: int, prefix: str,
-    vector: np.ndarray | None, point: PointId | None,
+    vector: Any = None, point: PointId | None = None, text: str | None = None,
 ) -> NearestQuery:
-    """Everything of a QueryRequest but its `query` (given as `vector` or `point`)."""
-    if req.prefetch or req.HasField("fusion") or req.HasField("rerank"):
-        raise Unimplemented(UNIMPLEMENTED_STAGES)
+    """Everything of a QueryRequest but its `query` (given as `vector`, `point` or `text`)."""
     limit = page_limit(req.limit, max_limit, f"{prefix}limit")
     if limit + req.offset > max_limit:
         # The index is searched for offset + limit candidates, so the bound applies to the sum.
@@ -600,6 +803,7 @@ def _with_params(
         using=req.using,
         vector=vector,
         point=point,
+        text=text,
         filter=optional_filter(req, f"{prefix}filter"),
         limit=limit,
         offset=int(req.offset),
@@ -655,7 +859,9 @@ def _template_queries(
     if matrix.ndim != 2:
         raise InvalidArgument(f"vectors has shape {_shape_str(req.vectors.shape)}; expected [q, dim]")
     _check_batch_size(matrix.shape[0], "vectors", max_queries)
-    template = _with_params(req.template, config, max_limit=max_limit, prefix="template.", vector=None, point=None)
+    if is_hybrid(req.template):
+        raise InvalidArgument("template: prefetch / fusion / rerank / diversity are not available in a batch template")
+    template = _with_params(req.template, config, max_limit=max_limit, prefix="template.")
     return template, matrix.astype(np.float32, copy=False)
 
 
@@ -722,11 +928,6 @@ def encode_args(req: encoder_pb.EncodeRequest) -> tuple[list[str], EncodeKind, s
     if req.role not in _TEXT_ROLES:
         raise InvalidArgument(f"role = {req.role} is not a known TextRole; use DOCUMENT or QUERY")
     return list(req.texts), EncodeKind(_ENCODE_KINDS[req.kind]), req.model or None, TextRole(_TEXT_ROLES[req.role])
-
-
-def query_texts(req: query_pb.QueryRequest) -> str | None:
-    """The query text of a QueryRequest, when it queries by text."""
-    return req.query.text if req.query.WhichOneof("kind") == "text" else None
 
 
 def chunking(msg: points_pb.Chunking) -> tuple[int, int]:

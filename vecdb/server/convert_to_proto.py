@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from vecdb.engine.schema import (
+    Bm25Config,
     CollectionConfig,
     DenseField,
     Metric,
@@ -28,6 +29,7 @@ from vecdb.engine.schema import (
 from vecdb.engine.types import (
     CollectionInfo,
     CollectionStats,
+    FieldStats,
     Payload,
     PointId,
     Record,
@@ -46,7 +48,6 @@ from vecdb.v1 import query_service_pb2 as query_pb
 
 __all__ = [
     "SERVICE_NAMES",
-    "UNBUILT_SERVICES",
     "encode_response",
     "list_models",
     "checkpoint",
@@ -75,11 +76,6 @@ SERVICE_NAMES: tuple[str, ...] = tuple(
 )
 """Full names of the vecdb.v1 services ("vecdb.v1.Collections", ...), from the descriptors."""
 
-UNBUILT_SERVICES: frozenset[str] = frozenset(
-    service.full_name for module in (cache_pb,) for service in module.DESCRIPTOR.services_by_name.values()
-)
-"""Services in the API whose every RPC answers UNIMPLEMENTED (issue 7); health reports them
-NOT_SERVING."""
 
 _METRICS = {Metric.COSINE: coll_pb.COSINE, Metric.DOT: coll_pb.DOT, Metric.L2: coll_pb.L2}
 _DTYPES = {StorageDType.FLOAT32: common_pb.FLOAT32, StorageDType.FLOAT16: common_pb.FLOAT16}
@@ -116,9 +112,16 @@ def vector(arr: np.ndarray) -> common_pb.Vector:
     return common_pb.Vector(data=data.tobytes(), dtype=common_pb.FLOAT32, shape=list(data.shape))
 
 
-def _fill_vectors(target: Any, vectors: dict[str, np.ndarray]) -> None:
-    for name, arr in vectors.items():
-        target[name].dense.CopyFrom(vector(arr))
+def _fill_vectors(target: Any, vectors: dict[str, Any]) -> None:
+    """A record's vectors by kind: sparse (indices and values), multi ([n_tokens, dim]) or dense."""
+    for name, value in vectors.items():
+        if hasattr(value, "indices"):
+            target[name].sparse.indices.extend(value.indices.tolist())
+            target[name].sparse.values.extend(value.values.tolist())
+        elif np.ndim(value) == 2:
+            target[name].multi.CopyFrom(vector(value))
+        else:
+            target[name].dense.CopyFrom(vector(value))
 
 
 def _fill_point(msg: Any, pid: PointId, payload: Payload | None, vectors: dict[str, np.ndarray], text: str | None) -> None:
@@ -217,7 +220,15 @@ def _quantization(q: QuantizationConfig) -> coll_pb.QuantizationParams:
     else:
         msg.binary.bits = q.bits
         msg.binary.method = _BINARY_METHODS.get(q.binary_method, coll_pb.BinaryQuantization.METHOD_UNSPECIFIED)
+    msg.query_mode = _QUERY_MODES[q.query_mode]
     return msg
+
+
+_QUERY_MODES = {
+    "": coll_pb.QuantizationParams.QUERY_MODE_UNSPECIFIED,
+    "symmetric": coll_pb.QuantizationParams.SYMMETRIC,
+    "asymmetric": coll_pb.QuantizationParams.ASYMMETRIC,
+}
 
 
 def vector_field(vf: VectorField) -> coll_pb.VectorFieldConfig:
@@ -232,13 +243,21 @@ def vector_field(vf: VectorField) -> coll_pb.VectorFieldConfig:
         if vf.quantization is not None:
             msg.dense.quantization.CopyFrom(_quantization(vf.quantization))
     elif isinstance(vf, MultiVectorField):
-        msg.multivector.dim = vf.dim
-        msg.multivector.metric = _METRICS[vf.metric]
-        msg.multivector.storage_dtype = _DTYPES[vf.storage_dtype]
+        mv, m = msg.multivector, vf.muvera
+        mv.dim = vf.dim
+        mv.metric = _METRICS[vf.metric]
+        mv.storage_dtype = _DTYPES[vf.storage_dtype]
+        mv.muvera.CopyFrom(coll_pb.MuveraParams(reps=m.reps, k_sim=m.k_sim, d_proj=m.d_proj, final_dim=m.final_dim,
+                                                seed=m.seed, candidates=m.candidates))
+        mv.hnsw.CopyFrom(coll_pb.HnswParams(m=vf.hnsw.m, ef_construct=vf.hnsw.ef_construct, ef=vf.hnsw.ef))
     elif isinstance(vf, SparseField):
         msg.sparse.modifier = (
             coll_pb.SparseParams.BM25 if vf.modifier == "bm25" else coll_pb.SparseParams.MODIFIER_UNSPECIFIED
         )
+        if vf.modifier == "bm25":
+            b = vf.bm25 or Bm25Config()
+            msg.sparse.bm25.CopyFrom(coll_pb.Bm25Params(k1=b.k1, b=b.b, text_key=b.text_key, lowercase=b.lowercase,
+                                                        stopwords=b.stopwords, stemmer=b.stemmer))
     ts = _text_source(vf.text_source)
     if ts is not None:
         msg.text_source.CopyFrom(ts)
@@ -277,23 +296,27 @@ def exists(found: bool) -> coll_pb.ExistsResponse:
 # ---- admin ---------------------------------------------------------------------------------
 
 
+def field_stats(f: FieldStats) -> admin_pb.FieldStats:
+    return admin_pb.FieldStats(
+        name=f.name,
+        kind=f.kind,
+        indexed_points=f.indexed_points,
+        index_capacity=f.index_capacity,
+        ram_bytes=f.ram_bytes,
+        checkpoint_sequence=f.checkpoint_sequence,
+        vector_ram_bytes=f.vector_ram_bytes,
+        float32_bytes=f.float32_bytes,
+        codebook_json=json.dumps(f.codebook, sort_keys=True, default=str) if f.codebook else "",
+    )
+
+
 def collection_stats(s: CollectionStats) -> admin_pb.CollectionStats:
     return admin_pb.CollectionStats(
         name=s.name,
         points_count=s.points_count,
         sequence=s.sequence,
         disk_bytes=s.disk_bytes,
-        fields=[
-            admin_pb.FieldStats(
-                name=f.name,
-                kind=f.kind,
-                indexed_points=f.indexed_points,
-                index_capacity=f.index_capacity,
-                ram_bytes=f.ram_bytes,
-                checkpoint_sequence=f.checkpoint_sequence,
-            )
-            for f in s.fields
-        ],
+        fields=[field_stats(f) for f in s.fields],
     )
 
 

@@ -62,6 +62,11 @@ class Settings:
     max_texts_per_call / max_text_bytes: limits on one encode or text upsert. preload_models:
     load the default model before reporting SERVING (else on first use). kernel_device: where
     scoring kernels run: "auto" (CUDA when torch sees a GPU and Triton imports), "cpu", "cuda".
+    cache_enabled: serve the semantic cache (the Cache service) from <data_dir>/cache, with the
+    default encoder model. cache_max_answer_bytes: the largest answer one Store may carry.
+    cache_sweep_interval_s: how often expired cache entries are removed in the background (0
+    disables; expired entries never hit either way). cache_default_threshold /
+    cache_default_ttl_s: the policy of categories that have none of their own ("default").
     """
 
     data_dir: Path = Path("./data")
@@ -92,6 +97,11 @@ class Settings:
     max_text_bytes: int = 64 * 1024
     preload_models: bool = True
     kernel_device: str = "auto"
+    cache_enabled: bool = True
+    cache_max_answer_bytes: int = 1 * MIB
+    cache_sweep_interval_s: float = 60.0
+    cache_default_threshold: float = 0.92
+    cache_default_ttl_s: float = 86400.0
 
     def __post_init__(self) -> None:
         # Coerce here as well, so Settings(port="7000") and Settings(data_dir="x") behave.
@@ -129,6 +139,12 @@ class Settings:
                 need("=" in item and all(item.split("=", 1)), name, 'use "name=source" pairs separated by commas')
         need(self.grace_period_s >= 0, "grace_period_s", "use 0 or more seconds")
         need(self.checkpoint_interval_s >= 0, "checkpoint_interval_s", "use 0 (off) or more seconds")
+        need(self.cache_max_answer_bytes >= 1, "cache_max_answer_bytes", "use at least 1")
+        need(self.cache_sweep_interval_s >= 0, "cache_sweep_interval_s", "use 0 (off) or more seconds")
+        need(0.0 <= self.cache_default_threshold <= 1.0, "cache_default_threshold",
+             "use a cosine similarity in [0, 1]")
+        need(0.0 <= self.cache_default_ttl_s < float("inf"), "cache_default_ttl_s",
+             "use 0 (never expires) or more seconds")
         need(
             isinstance(logging.getLevelName(self.log_level.upper()), int),
             "log_level", "use DEBUG, INFO, WARNING, ERROR or CRITICAL",

@@ -1,6 +1,8 @@
 """Vector fields the server fills from text with its embedded encoder.
 
-A dense field with a text source names an encoder model. On create, the field gets the model's
+A field with a text source names an encoder model that gives its kind of vectors: pooled dense
+vectors for a dense field, per-token vectors for a multi-vector field, SPLADE term weights for
+a sparse field (a BM25 field needs no model: the engine analyzes its text itself). On create, the field gets the model's
 canonical name, its dimension (when the request left it 0) and the content hash of its weights.
 On upsert, each point's text (its own, or a payload key) is encoded in micro-batches and becomes
 the field's vectors, unless the request carries vectors for the field and names the model they
@@ -19,19 +21,35 @@ from typing import Any
 import numpy as np
 
 from vecdb.encoder import EncodeKind, Encoded, EncoderModel, MicroBatcher, ModelRegistry, TextRole
-from vecdb.engine.errors import FailedPrecondition, InvalidArgument, Unimplemented
+from vecdb.engine.errors import FailedPrecondition, InvalidArgument
 from vecdb.engine.payload import split_key, values_at
-from vecdb.engine.schema import CollectionConfig, DenseField, VectorField
+from vecdb.engine.schema import CollectionConfig, DenseField, MultiVectorField, SparseField, VectorField
 from vecdb.engine.types import UpsertBatch
 from vecdb.server.executors import run_in
 
 __all__ = ["TextFields"]
 
-_DENSE = frozenset({EncodeKind.DENSE})
+def encode_kind(field: VectorField) -> EncodeKind:
+    """The encoder output a text-sourced field takes."""
+    if isinstance(field, MultiVectorField):
+        return EncodeKind.MULTI
+    if isinstance(field, SparseField):
+        return EncodeKind.SPARSE
+    return EncodeKind.DENSE
 
 
-def _text_fields(config: CollectionConfig) -> list[DenseField]:
-    return [f for f in config.vectors if isinstance(f, DenseField) and f.text_source is not None]
+def _text_fields(config: CollectionConfig) -> list[VectorField]:
+    return [f for f in config.vectors if f.text_source is not None]
+
+
+def _field_values(field: VectorField, encoded: list[Encoded]) -> Any:
+    """Encoder output as the engine's input for the field's kind."""
+    kind = encode_kind(field)
+    if kind is EncodeKind.DENSE:
+        return np.stack([e.dense for e in encoded])  # type: ignore[misc]
+    if kind is EncodeKind.MULTI:
+        return [e.multi for e in encoded]
+    return [e.sparse for e in encoded]
 
 
 class TextFields:
@@ -54,24 +72,26 @@ class TextFields:
             if vf.text_source is None:
                 fields.append(vf)
                 continue
-            if not isinstance(vf, DenseField):
-                raise Unimplemented(f"a text source on the {vf.kind} field {vf.name!r}: text-derived {vf.kind} fields")
+            kind = encode_kind(vf)
             info = (await self.model(vf.text_source.model)).info
-            if EncodeKind.DENSE not in info.kinds:
+            if kind not in info.kinds:
                 raise InvalidArgument(
                     f"vectors[{vf.name!r}].text_source.model = {info.name!r} gives {[k.value for k in info.kinds]} "
-                    "vectors, not dense ones; name a dense model for a dense field"
+                    f"vectors, not {kind.value} ones; name a {kind.value} model for a {vf.kind} field"
                 )
+            source = dataclasses.replace(vf.text_source, model=info.name, model_hash=info.hash)
+            if isinstance(vf, SparseField):
+                fields.append(dataclasses.replace(vf, text_source=source))
+                continue
             if vf.dim and vf.dim != info.dim:
                 raise InvalidArgument(
                     f"vectors[{vf.name!r}].dim = {vf.dim}, but model {info.name!r} gives {info.dim}-d vectors; "
                     "leave dim 0 to take the model's"
                 )
-            source = dataclasses.replace(vf.text_source, model=info.name, model_hash=info.hash)
             fields.append(dataclasses.replace(vf, dim=info.dim, text_source=source))
         return dataclasses.replace(config, vectors=tuple(fields))
 
-    async def checked_model(self, field: DenseField) -> EncoderModel:
+    async def checked_model(self, field: VectorField) -> EncoderModel:
         """The field's model, refused when its weights are not those the field was built with."""
         assert field.text_source is not None
         source = field.text_source
@@ -115,8 +135,8 @@ class TextFields:
                 await self.checked_model(field)
                 continue
             model = await self.checked_model(field)
-            encoded = await self._encode(model, _source_texts(field, batch), TextRole.DOCUMENT)
-            vectors[field.name] = np.stack([e.dense for e in encoded])  # type: ignore[misc]
+            encoded = await self._encode(model, _source_texts(field, batch), TextRole.DOCUMENT, encode_kind(field))
+            vectors[field.name] = _field_values(field, encoded)
             truncated.update(i for i, e in enumerate(encoded) if e.truncated)
         return dataclasses.replace(batch, vectors=vectors), sorted(truncated)
 
@@ -125,9 +145,10 @@ class TextFields:
         """Each point's text split into overlapping token windows, one point per window (see
         the Chunking message in points_service.proto for the ids and payload keys)."""
         fields = _text_fields(config)
-        if len(fields) != 1 or fields[0].text_source is None or fields[0].text_source.payload_key:
+        if (len(fields) != 1 or not isinstance(fields[0], DenseField) or fields[0].text_source is None
+                or fields[0].text_source.payload_key):
             raise InvalidArgument(
-                "chunking needs a collection with exactly one text-sourced field reading the point's "
+                "chunking needs a collection with exactly one text-sourced dense field reading the point's "
                 f"text; {config.name!r} has {[f.name for f in fields] or 'none'}"
             )
         if batch.vectors:
@@ -146,26 +167,27 @@ class TextFields:
                 chunk_texts.append(text[start:end])
         return UpsertBatch(ids=ids, vectors={}, payloads=payloads, texts=chunk_texts)
 
-    async def query_vectors(self, field: VectorField, texts: list[str]) -> list[np.ndarray]:
-        """Query text encoded (as queries) by the field's model."""
-        if not isinstance(field, DenseField) or field.text_source is None:
+    async def query_vectors(self, field: VectorField, texts: list[str]) -> list[Any]:
+        """Query text encoded (as queries) by the field's model, in the field's kind."""
+        if field.text_source is None:
             raise InvalidArgument(
                 f"field {field.name!r} has no text source, so it cannot be queried by text; "
                 "query it with a vector, or create the field with a text source"
             )
         model = await self.checked_model(field)
-        return [e.dense for e in await self._encode(model, texts, TextRole.QUERY)]  # type: ignore[misc]
+        return list(_field_values(field, await self._encode(model, texts, TextRole.QUERY, encode_kind(field))))
 
-    async def _encode(self, model: EncoderModel, texts: list[str], role: TextRole) -> list[Encoded]:
-        """Dense vectors of any number of texts, in slices the encoder accepts in one call."""
+    async def _encode(self, model: EncoderModel, texts: list[str], role: TextRole,
+                      kind: EncodeKind = EncodeKind.DENSE) -> list[Encoded]:
+        """Vectors of one kind for any number of texts, in slices the encoder accepts in one call."""
         step = self.registry.limits.max_texts
         encoded: list[Encoded] = []
         for start in range(0, len(texts), step):
-            encoded += await self.batcher.encode(model.info.name, texts[start:start + step], _DENSE, role)
+            encoded += await self.batcher.encode(model.info.name, texts[start:start + step], frozenset({kind}), role)
         return encoded
 
 
-def _source_texts(field: DenseField, batch: UpsertBatch) -> list[str]:
+def _source_texts(field: VectorField, batch: UpsertBatch) -> list[str]:
     assert field.text_source is not None
     key = field.text_source.payload_key
     texts: list[str] = []

@@ -31,20 +31,26 @@ class StatsRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ...) -> None: ...
 
 class FieldStats(_message.Message):
-    __slots__ = ("name", "kind", "indexed_points", "index_capacity", "ram_bytes", "checkpoint_sequence")
+    __slots__ = ("name", "kind", "indexed_points", "index_capacity", "ram_bytes", "checkpoint_sequence", "vector_ram_bytes", "float32_bytes", "codebook_json")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     INDEXED_POINTS_FIELD_NUMBER: _ClassVar[int]
     INDEX_CAPACITY_FIELD_NUMBER: _ClassVar[int]
     RAM_BYTES_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_RAM_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FLOAT32_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CODEBOOK_JSON_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     indexed_points: int
     index_capacity: int
     ram_bytes: int
     checkpoint_sequence: int
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., indexed_points: _Optional[int] = ..., index_capacity: _Optional[int] = ..., ram_bytes: _Optional[int] = ..., checkpoint_sequence: _Optional[int] = ...) -> None: ...
+    vector_ram_bytes: int
+    float32_bytes: int
+    codebook_json: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., indexed_points: _Optional[int] = ..., index_capacity: _Optional[int] = ..., ram_bytes: _Optional[int] = ..., checkpoint_sequence: _Optional[int] = ..., vector_ram_bytes: _Optional[int] = ..., float32_bytes: _Optional[int] = ..., codebook_json: _Optional[str] = ...) -> None: ...
 
 class CollectionStats(_message.Message):
     __slots__ = ("name", "points_count", "sequence", "disk_bytes", "fields")
@@ -77,6 +83,14 @@ class CheckpointResponse(_message.Message):
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     def __init__(self, sequence: _Optional[int] = ...) -> None: ...
+
+class RetrainQuantizationRequest(_message.Message):
+    __slots__ = ("collection", "field")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    field: str
+    def __init__(self, collection: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class CreateSnapshotRequest(_message.Message):
     __slots__ = ("collection",)

@@ -50,6 +50,11 @@ class AdminStub:
                 request_serializer=vecdb_dot_v1_dot_admin__service__pb2.CheckpointRequest.SerializeToString,
                 response_deserializer=vecdb_dot_v1_dot_admin__service__pb2.CheckpointResponse.FromString,
                 _registered_method=True)
+        self.RetrainQuantization = channel.unary_unary(
+                '/vecdb.v1.Admin/RetrainQuantization',
+                request_serializer=vecdb_dot_v1_dot_admin__service__pb2.RetrainQuantizationRequest.SerializeToString,
+                response_deserializer=vecdb_dot_v1_dot_admin__service__pb2.FieldStats.FromString,
+                _registered_method=True)
         self.CreateSnapshot = channel.unary_unary(
                 '/vecdb.v1.Admin/CreateSnapshot',
                 request_serializer=vecdb_dot_v1_dot_admin__service__pb2.CreateSnapshotRequest.SerializeToString,
@@ -90,6 +95,15 @@ class AdminServicer:
 
     def Checkpoint(self, request, context):
         """Writes every index checkpoint of a collection now (normally done in the background).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetrainQuantization(self, request, context):
+        """Re-trains a quantized field's codebook (mean, levels, scales) on every stored original and
+        rebuilds its codes; reads and writes continue meanwhile. FAILED_PRECONDITION for a field
+        that is not quantized.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -137,6 +151,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.Checkpoint,
                     request_deserializer=vecdb_dot_v1_dot_admin__service__pb2.CheckpointRequest.FromString,
                     response_serializer=vecdb_dot_v1_dot_admin__service__pb2.CheckpointResponse.SerializeToString,
+            ),
+            'RetrainQuantization': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetrainQuantization,
+                    request_deserializer=vecdb_dot_v1_dot_admin__service__pb2.RetrainQuantizationRequest.FromString,
+                    response_serializer=vecdb_dot_v1_dot_admin__service__pb2.FieldStats.SerializeToString,
             ),
             'CreateSnapshot': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSnapshot,
@@ -241,6 +260,33 @@ class Admin:
             '/vecdb.v1.Admin/Checkpoint',
             vecdb_dot_v1_dot_admin__service__pb2.CheckpointRequest.SerializeToString,
             vecdb_dot_v1_dot_admin__service__pb2.CheckpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetrainQuantization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecdb.v1.Admin/RetrainQuantization',
+            vecdb_dot_v1_dot_admin__service__pb2.RetrainQuantizationRequest.SerializeToString,
+            vecdb_dot_v1_dot_admin__service__pb2.FieldStats.FromString,
             options,
             channel_credentials,
             insecure,

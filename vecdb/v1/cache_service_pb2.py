@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from vecdb.v1 import common_pb2 as vecdb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvecdb/v1/cache_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"s\n\x12\x43\x61\x63heLookupRequest\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\"\n\x06vector\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.VectorH\x00\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\tB\x08\n\x06prompt\"\x7f\n\x13\x43\x61\x63heLookupResponse\x12\x0b\n\x03hit\x18\x01 \x01(\x08\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x12\n\nsimilarity\x18\x03 \x01(\x02\x12\x10\n\x08\x65ntry_id\x18\x04 \x01(\t\x12\x13\n\x0b\x61ge_seconds\x18\x05 \x01(\x01\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\"\x8d\x01\n\x11\x43\x61\x63heStoreRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12 \n\x06vector\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.Vector\x12\x0e\n\x06\x61nswer\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12\x15\n\rmetadata_json\x18\x06 \x01(\t\"8\n\x12\x43\x61\x63heStoreResponse\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\"\x81\x01\n\x16\x43\x61\x63heInvalidateRequest\x12\x12\n\x08\x65ntry_id\x18\x01 \x01(\tH\x00\x12\x12\n\x08\x63\x61tegory\x18\x02 \x01(\tH\x00\x12\x0f\n\x05model\x18\x03 \x01(\tH\x00\x12\"\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x10.vecdb.v1.FilterH\x00\x42\n\n\x08selector\"*\n\x17\x43\x61\x63heInvalidateResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x04\"\x13\n\x11\x43\x61\x63heStatsRequest\"\xc6\x01\n\rCategoryStats\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x04\x12\x0c\n\x04hits\x18\x03 \x01(\x04\x12\x0e\n\x06misses\x18\x04 \x01(\x04\x12\x13\n\x0bnear_misses\x18\x05 \x01(\x04\x12\x12\n\nfalse_hits\x18\x06 \x01(\x04\x12\x11\n\tevictions\x18\x07 \x01(\x04\x12\x10\n\x08\x65xpiries\x18\x08 \x01(\x04\x12\x11\n\tthreshold\x18\t \x01(\x02\x12\x13\n\x0bttl_seconds\x18\n \x01(\x01\"A\n\x12\x43\x61\x63heStatsResponse\x12+\n\ncategories\x18\x01 \x03(\x0b\x32\x17.vecdb.v1.CategoryStats\")\n\x15GetCachePolicyRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\"\x9a\x01\n\x0b\x43\x61\x63hePolicy\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x11\n\tthreshold\x18\x02 \x01(\x02\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x01\x12\x13\n\x0bmax_entries\x18\x04 \x01(\x04\x12\x11\n\tmax_bytes\x18\x05 \x01(\x04\x12\x18\n\x10\x65xact_match_only\x18\x06 \x01(\x08\x12\x0f\n\x07\x65nabled\x18\x07 \x01(\x08\"0\n\x11ReportLoadRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0c\n\x04load\x18\x02 \x01(\x02\"\x14\n\x12ReportLoadResponse\")\n\x15ReportFalseHitRequest\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\"\x18\n\x16ReportFalseHitResponse2\xc7\x04\n\x05\x43\x61\x63he\x12\x45\n\x06Lookup\x12\x1c.vecdb.v1.CacheLookupRequest\x1a\x1d.vecdb.v1.CacheLookupResponse\x12\x42\n\x05Store\x12\x1b.vecdb.v1.CacheStoreRequest\x1a\x1c.vecdb.v1.CacheStoreResponse\x12Q\n\nInvalidate\x12 .vecdb.v1.CacheInvalidateRequest\x1a!.vecdb.v1.CacheInvalidateResponse\x12\x42\n\x05Stats\x12\x1b.vecdb.v1.CacheStatsRequest\x1a\x1c.vecdb.v1.CacheStatsResponse\x12\x43\n\tGetPolicy\x12\x1f.vecdb.v1.GetCachePolicyRequest\x1a\x15.vecdb.v1.CachePolicy\x12\x39\n\tSetPolicy\x12\x15.vecdb.v1.CachePolicy\x1a\x15.vecdb.v1.CachePolicy\x12G\n\nReportLoad\x12\x1b.vecdb.v1.ReportLoadRequest\x1a\x1c.vecdb.v1.ReportLoadResponse\x12S\n\x0eReportFalseHit\x12\x1f.vecdb.v1.ReportFalseHitRequest\x1a .vecdb.v1.ReportFalseHitResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvecdb/v1/cache_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"s\n\x12\x43\x61\x63heLookupRequest\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\"\n\x06vector\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.VectorH\x00\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\tB\x08\n\x06prompt\"\xbc\x01\n\x13\x43\x61\x63heLookupResponse\x12\x0b\n\x03hit\x18\x01 \x01(\x08\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x12\n\nsimilarity\x18\x03 \x01(\x02\x12\x10\n\x08\x65ntry_id\x18\x04 \x01(\t\x12\x13\n\x0b\x61ge_seconds\x18\x05 \x01(\x01\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\x12\x15\n\rmetadata_json\x18\x07 \x01(\t\x12\x11\n\tthreshold\x18\x08 \x01(\x02\x12\x11\n\tnear_miss\x18\t \x01(\x08\"\x8d\x01\n\x11\x43\x61\x63heStoreRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12 \n\x06vector\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.Vector\x12\x0e\n\x06\x61nswer\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12\x15\n\rmetadata_json\x18\x06 \x01(\t\"8\n\x12\x43\x61\x63heStoreResponse\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\"\x81\x01\n\x16\x43\x61\x63heInvalidateRequest\x12\x12\n\x08\x65ntry_id\x18\x01 \x01(\tH\x00\x12\x12\n\x08\x63\x61tegory\x18\x02 \x01(\tH\x00\x12\x0f\n\x05model\x18\x03 \x01(\tH\x00\x12\"\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x10.vecdb.v1.FilterH\x00\x42\n\n\x08selector\"*\n\x17\x43\x61\x63heInvalidateResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x04\"%\n\x11\x43\x61\x63heStatsRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\"\xe6\x02\n\rCategoryStats\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x04\x12\x0c\n\x04hits\x18\x03 \x01(\x04\x12\x0e\n\x06misses\x18\x04 \x01(\x04\x12\x13\n\x0bnear_misses\x18\x05 \x01(\x04\x12\x12\n\nfalse_hits\x18\x06 \x01(\x04\x12\x11\n\tevictions\x18\x07 \x01(\x04\x12\x10\n\x08\x65xpiries\x18\x08 \x01(\x04\x12\x11\n\tthreshold\x18\t \x01(\x02\x12\x13\n\x0bttl_seconds\x18\n \x01(\x01\x12\r\n\x05\x62ytes\x18\x0b \x01(\x04\x12\x16\n\x0e\x62\x61se_threshold\x18\x0c \x01(\x02\x12\x18\n\x10\x62\x61se_ttl_seconds\x18\r \x01(\x01\x12\x18\n\x10\x61\x64\x61ptation_level\x18\x0e \x01(\r\x12\x15\n\rlookup_p50_ms\x18\x0f \x01(\x01\x12\x15\n\rlookup_p99_ms\x18\x10 \x01(\x01\x12\x15\n\rinvalidations\x18\x11 \x01(\x04\"A\n\x12\x43\x61\x63heStatsResponse\x12+\n\ncategories\x18\x01 \x03(\x0b\x32\x17.vecdb.v1.CategoryStats\")\n\x15GetCachePolicyRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\"\xba\x02\n\x0eLoadAdaptation\x12\x1b\n\x0ehigh_watermark\x18\x01 \x01(\x02H\x00\x88\x01\x01\x12\x1a\n\rlow_watermark\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\x1b\n\x0ethreshold_step\x18\x03 \x01(\x02H\x02\x88\x01\x01\x12 \n\x13max_threshold_relax\x18\x04 \x01(\x02H\x03\x88\x01\x01\x12\x1c\n\x0fttl_factor_step\x18\x05 \x01(\x02H\x04\x88\x01\x01\x12\x1b\n\x0emax_ttl_factor\x18\x06 \x01(\x02H\x05\x88\x01\x01\x42\x11\n\x0f_high_watermarkB\x10\n\x0e_low_watermarkB\x11\n\x0f_threshold_stepB\x16\n\x14_max_threshold_relaxB\x12\n\x10_ttl_factor_stepB\x11\n\x0f_max_ttl_factor\"\xc7\x02\n\x0b\x43\x61\x63hePolicy\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x16\n\tthreshold\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x18\n\x0bttl_seconds\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0bmax_entries\x18\x04 \x01(\x04\x12\x11\n\tmax_bytes\x18\x05 \x01(\x04\x12\x18\n\x10\x65xact_match_only\x18\x06 \x01(\x08\x12\x14\n\x07\x65nabled\x18\x07 \x01(\x08H\x02\x88\x01\x01\x12\x1d\n\x10near_miss_margin\x18\x08 \x01(\x02H\x03\x88\x01\x01\x12\x10\n\x08\x65xamples\x18\t \x03(\t\x12,\n\nadaptation\x18\n \x01(\x0b\x32\x18.vecdb.v1.LoadAdaptationB\x0c\n\n_thresholdB\x0e\n\x0c_ttl_secondsB\n\n\x08_enabledB\x13\n\x11_near_miss_margin\"0\n\x11ReportLoadRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0c\n\x04load\x18\x02 \x01(\x02\"\x14\n\x12ReportLoadResponse\")\n\x15ReportFalseHitRequest\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\"\x18\n\x16ReportFalseHitResponse2\xc7\x04\n\x05\x43\x61\x63he\x12\x45\n\x06Lookup\x12\x1c.vecdb.v1.CacheLookupRequest\x1a\x1d.vecdb.v1.CacheLookupResponse\x12\x42\n\x05Store\x12\x1b.vecdb.v1.CacheStoreRequest\x1a\x1c.vecdb.v1.CacheStoreResponse\x12Q\n\nInvalidate\x12 .vecdb.v1.CacheInvalidateRequest\x1a!.vecdb.v1.CacheInvalidateResponse\x12\x42\n\x05Stats\x12\x1b.vecdb.v1.CacheStatsRequest\x1a\x1c.vecdb.v1.CacheStatsResponse\x12\x43\n\tGetPolicy\x12\x1f.vecdb.v1.GetCachePolicyRequest\x1a\x15.vecdb.v1.CachePolicy\x12\x39\n\tSetPolicy\x12\x15.vecdb.v1.CachePolicy\x1a\x15.vecdb.v1.CachePolicy\x12G\n\nReportLoad\x12\x1b.vecdb.v1.ReportLoadRequest\x1a\x1c.vecdb.v1.ReportLoadResponse\x12S\n\x0eReportFalseHit\x12\x1f.vecdb.v1.ReportFalseHitRequest\x1a .vecdb.v1.ReportFalseHitResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,34 +34,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CACHELOOKUPREQUEST']._serialized_start=65
   _globals['_CACHELOOKUPREQUEST']._serialized_end=180
-  _globals['_CACHELOOKUPRESPONSE']._serialized_start=182
-  _globals['_CACHELOOKUPRESPONSE']._serialized_end=309
-  _globals['_CACHESTOREREQUEST']._serialized_start=312
-  _globals['_CACHESTOREREQUEST']._serialized_end=453
-  _globals['_CACHESTORERESPONSE']._serialized_start=455
-  _globals['_CACHESTORERESPONSE']._serialized_end=511
-  _globals['_CACHEINVALIDATEREQUEST']._serialized_start=514
-  _globals['_CACHEINVALIDATEREQUEST']._serialized_end=643
-  _globals['_CACHEINVALIDATERESPONSE']._serialized_start=645
-  _globals['_CACHEINVALIDATERESPONSE']._serialized_end=687
-  _globals['_CACHESTATSREQUEST']._serialized_start=689
-  _globals['_CACHESTATSREQUEST']._serialized_end=708
-  _globals['_CATEGORYSTATS']._serialized_start=711
-  _globals['_CATEGORYSTATS']._serialized_end=909
-  _globals['_CACHESTATSRESPONSE']._serialized_start=911
-  _globals['_CACHESTATSRESPONSE']._serialized_end=976
-  _globals['_GETCACHEPOLICYREQUEST']._serialized_start=978
-  _globals['_GETCACHEPOLICYREQUEST']._serialized_end=1019
-  _globals['_CACHEPOLICY']._serialized_start=1022
-  _globals['_CACHEPOLICY']._serialized_end=1176
-  _globals['_REPORTLOADREQUEST']._serialized_start=1178
-  _globals['_REPORTLOADREQUEST']._serialized_end=1226
-  _globals['_REPORTLOADRESPONSE']._serialized_start=1228
-  _globals['_REPORTLOADRESPONSE']._serialized_end=1248
-  _globals['_REPORTFALSEHITREQUEST']._serialized_start=1250
-  _globals['_REPORTFALSEHITREQUEST']._serialized_end=1291
-  _globals['_REPORTFALSEHITRESPONSE']._serialized_start=1293
-  _globals['_REPORTFALSEHITRESPONSE']._serialized_end=1317
-  _globals['_CACHE']._serialized_start=1320
-  _globals['_CACHE']._serialized_end=1903
+  _globals['_CACHELOOKUPRESPONSE']._serialized_start=183
+  _globals['_CACHELOOKUPRESPONSE']._serialized_end=371
+  _globals['_CACHESTOREREQUEST']._serialized_start=374
+  _globals['_CACHESTOREREQUEST']._serialized_end=515
+  _globals['_CACHESTORERESPONSE']._serialized_start=517
+  _globals['_CACHESTORERESPONSE']._serialized_end=573
+  _globals['_CACHEINVALIDATEREQUEST']._serialized_start=576
+  _globals['_CACHEINVALIDATEREQUEST']._serialized_end=705
+  _globals['_CACHEINVALIDATERESPONSE']._serialized_start=707
+  _globals['_CACHEINVALIDATERESPONSE']._serialized_end=749
+  _globals['_CACHESTATSREQUEST']._serialized_start=751
+  _globals['_CACHESTATSREQUEST']._serialized_end=788
+  _globals['_CATEGORYSTATS']._serialized_start=791
+  _globals['_CATEGORYSTATS']._serialized_end=1149
+  _globals['_CACHESTATSRESPONSE']._serialized_start=1151
+  _globals['_CACHESTATSRESPONSE']._serialized_end=1216
+  _globals['_GETCACHEPOLICYREQUEST']._serialized_start=1218
+  _globals['_GETCACHEPOLICYREQUEST']._serialized_end=1259
+  _globals['_LOADADAPTATION']._serialized_start=1262
+  _globals['_LOADADAPTATION']._serialized_end=1576
+  _globals['_CACHEPOLICY']._serialized_start=1579
+  _globals['_CACHEPOLICY']._serialized_end=1906
+  _globals['_REPORTLOADREQUEST']._serialized_start=1908
+  _globals['_REPORTLOADREQUEST']._serialized_end=1956
+  _globals['_REPORTLOADRESPONSE']._serialized_start=1958
+  _globals['_REPORTLOADRESPONSE']._serialized_end=1978
+  _globals['_REPORTFALSEHITREQUEST']._serialized_start=1980
+  _globals['_REPORTFALSEHITREQUEST']._serialized_end=2021
+  _globals['_REPORTFALSEHITRESPONSE']._serialized_start=2023
+  _globals['_REPORTFALSEHITRESPONSE']._serialized_end=2047
+  _globals['_CACHE']._serialized_start=2050
+  _globals['_CACHE']._serialized_end=2633
 # @@protoc_insertion_point(module_scope)

@@ -26,8 +26,22 @@ if _version_not_supported:
 
 
 class CacheStub:
-    """Cache: a category-aware semantic cache for LLM answers
-    (issue 7: not implemented yet; every RPC answers UNIMPLEMENTED).
+    """Cache: a category-aware semantic cache for LLM answers (issue 7).
+
+    An LLM gateway asks Lookup before calling a model: a prompt (text, encoded by the server's
+    default encoder model, or a vector from that same model) is compared by cosine similarity with
+    the prompts stored in its category for the same LLM `model`; a hit returns the stored answer.
+    Store records an answer after the model call. Every category has its own policy (threshold,
+    TTL, quota, exact-match mode, examples for the classifier, load adaptation), set with
+    SetPolicy. Entries are scoped by `model`: a hit never crosses models.
+
+    Errors: an empty prompt, an answer, prompt or metadata over the server's size limits, a
+    vector of the wrong dimension, a threshold outside [0, 1], a negative TTL or a load outside
+    [0, 1] answer INVALID_ARGUMENT and store nothing; an unknown entry id in ReportFalseHit
+    answers NOT_FOUND; a Store into a disabled category, or any call to a server whose cache is
+    disabled (setting cache_enabled), answers FAILED_PRECONDITION; while the server starts or
+    stops (or after the cache failed to open) calls answer UNAVAILABLE. Health reports "vecdb.v1.Cache" SERVING once the
+    cache can answer.
     """
 
     def __init__(self, channel):
@@ -79,54 +93,80 @@ class CacheStub:
 
 
 class CacheServicer:
-    """Cache: a category-aware semantic cache for LLM answers
-    (issue 7: not implemented yet; every RPC answers UNIMPLEMENTED).
+    """Cache: a category-aware semantic cache for LLM answers (issue 7).
+
+    An LLM gateway asks Lookup before calling a model: a prompt (text, encoded by the server's
+    default encoder model, or a vector from that same model) is compared by cosine similarity with
+    the prompts stored in its category for the same LLM `model`; a hit returns the stored answer.
+    Store records an answer after the model call. Every category has its own policy (threshold,
+    TTL, quota, exact-match mode, examples for the classifier, load adaptation), set with
+    SetPolicy. Entries are scoped by `model`: a hit never crosses models.
+
+    Errors: an empty prompt, an answer, prompt or metadata over the server's size limits, a
+    vector of the wrong dimension, a threshold outside [0, 1], a negative TTL or a load outside
+    [0, 1] answer INVALID_ARGUMENT and store nothing; an unknown entry id in ReportFalseHit
+    answers NOT_FOUND; a Store into a disabled category, or any call to a server whose cache is
+    disabled (setting cache_enabled), answers FAILED_PRECONDITION; while the server starts or
+    stops (or after the cache failed to open) calls answer UNAVAILABLE. Health reports "vecdb.v1.Cache" SERVING once the
+    cache can answer.
     """
 
     def Lookup(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Look a prompt up. A miss costs one in-memory graph search and never reads stored answers.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Store(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Store an answer for a prompt (durable when the call returns).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Invalidate(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Remove entries by exactly one selector; answers how many were removed.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Stats(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Per-category counters, sizes, effective policy and lookup latency.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetPolicy(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A category's policy. A category without a policy of its own answers the policy its
+        traffic uses: the default one, named "default".
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SetPolicy(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Validate, persist and apply a category's policy, replacing the previous one as a whole;
+        answers the policy as stored.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReportLoad(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The current load (0..1) of an LLM; above the policies' high watermark its categories relax
+        their thresholds and extend their TTLs, within bounds (see LoadAdaptation).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReportFalseHit(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A hit that the caller judged wrong: counted per category (CategoryStats.false_hits) and
+        the entry removed, so it cannot mislead again. An unknown id answers NOT_FOUND.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -183,8 +223,22 @@ def add_CacheServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Cache:
-    """Cache: a category-aware semantic cache for LLM answers
-    (issue 7: not implemented yet; every RPC answers UNIMPLEMENTED).
+    """Cache: a category-aware semantic cache for LLM answers (issue 7).
+
+    An LLM gateway asks Lookup before calling a model: a prompt (text, encoded by the server's
+    default encoder model, or a vector from that same model) is compared by cosine similarity with
+    the prompts stored in its category for the same LLM `model`; a hit returns the stored answer.
+    Store records an answer after the model call. Every category has its own policy (threshold,
+    TTL, quota, exact-match mode, examples for the classifier, load adaptation), set with
+    SetPolicy. Entries are scoped by `model`: a hit never crosses models.
+
+    Errors: an empty prompt, an answer, prompt or metadata over the server's size limits, a
+    vector of the wrong dimension, a threshold outside [0, 1], a negative TTL or a load outside
+    [0, 1] answer INVALID_ARGUMENT and store nothing; an unknown entry id in ReportFalseHit
+    answers NOT_FOUND; a Store into a disabled category, or any call to a server whose cache is
+    disabled (setting cache_enabled), answers FAILED_PRECONDITION; while the server starts or
+    stops (or after the cache failed to open) calls answer UNAVAILABLE. Health reports "vecdb.v1.Cache" SERVING once the
+    cache can answer.
     """
 
     @staticmethod

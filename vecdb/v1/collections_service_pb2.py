@@ -25,57 +25,63 @@ _sym_db = _symbol_database.Default()
 from vecdb.v1 import common_pb2 as vecdb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vecdb/v1/collections_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"9\n\nHnswParams\x12\t\n\x01m\x18\x01 \x01(\r\x12\x14\n\x0c\x65\x66_construct\x18\x02 \x01(\r\x12\n\n\x02\x65\x66\x18\x03 \x01(\r\"\xb2\x01\n\x12QuantizationParams\x12*\n\x04int8\x18\x01 \x01(\x0b\x32\x1a.vecdb.v1.Int8QuantizationH\x00\x12.\n\x06\x62inary\x18\x02 \x01(\x0b\x32\x1c.vecdb.v1.BinaryQuantizationH\x00\x12\x14\n\x0coversampling\x18\x03 \x01(\x02\x12\x14\n\x07rescore\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x08\n\x06methodB\n\n\x08_rescore\"\x12\n\x10Int8Quantization\"\xa0\x01\n\x12\x42inaryQuantization\x12\x0c\n\x04\x62its\x18\x01 \x01(\r\x12\x33\n\x06method\x18\x02 \x01(\x0e\x32#.vecdb.v1.BinaryQuantization.Method\"G\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\r\n\tTHRESHOLD\x10\x01\x12\x16\n\x12RECURRENT_RESIDUAL\x10\x02\"\xbc\x01\n\x0b\x44\x65nseParams\x12\x0b\n\x03\x64im\x18\x01 \x01(\r\x12 \n\x06metric\x18\x02 \x01(\x0e\x32\x10.vecdb.v1.Metric\x12&\n\rstorage_dtype\x18\x03 \x01(\x0e\x32\x0f.vecdb.v1.DType\x12\"\n\x04hnsw\x18\x04 \x01(\x0b\x32\x14.vecdb.v1.HnswParams\x12\x32\n\x0cquantization\x18\x05 \x01(\x0b\x32\x1c.vecdb.v1.QuantizationParams\"j\n\x11MultiVectorParams\x12\x0b\n\x03\x64im\x18\x01 \x01(\r\x12 \n\x06metric\x18\x02 \x01(\x0e\x32\x10.vecdb.v1.Metric\x12&\n\rstorage_dtype\x18\x03 \x01(\x0e\x32\x0f.vecdb.v1.DType\"q\n\x0cSparseParams\x12\x31\n\x08modifier\x18\x01 \x01(\x0e\x32\x1f.vecdb.v1.SparseParams.Modifier\".\n\x08Modifier\x12\x18\n\x14MODIFIER_UNSPECIFIED\x10\x00\x12\x08\n\x04\x42M25\x10\x01\"D\n\nTextSource\x12\r\n\x05model\x18\x01 \x01(\t\x12\x13\n\x0bpayload_key\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\"\xda\x01\n\x11VectorFieldConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x05\x64\x65nse\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.DenseParamsH\x00\x12\x32\n\x0bmultivector\x18\x03 \x01(\x0b\x32\x1b.vecdb.v1.MultiVectorParamsH\x00\x12(\n\x06sparse\x18\x04 \x01(\x0b\x32\x16.vecdb.v1.SparseParamsH\x00\x12)\n\x0btext_source\x18\x05 \x01(\x0b\x32\x14.vecdb.v1.TextSourceB\x06\n\x04kind\"K\n\x12PayloadIndexConfig\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.vecdb.v1.PayloadIndexType\"\x8c\x01\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x07vectors\x18\x02 \x03(\x0b\x32\x1b.vecdb.v1.VectorFieldConfig\x12\x35\n\x0fpayload_indexes\x18\x03 \x03(\x0b\x32\x1c.vecdb.v1.PayloadIndexConfig\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xab\x01\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x07vectors\x18\x02 \x03(\x0b\x32\x1b.vecdb.v1.VectorFieldConfig\x12\x35\n\x0fpayload_indexes\x18\x03 \x03(\x0b\x32\x1c.vecdb.v1.PayloadIndexConfig\x12\x14\n\x0cpoints_count\x18\x04 \x01(\x04\x12\x10\n\x08sequence\x18\x05 \x01(\x04\"\x18\n\x16ListCollectionsRequest\"H\n\x17ListCollectionsResponse\x12-\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x18.vecdb.v1.CollectionInfo\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"+\n\x18\x44\x65leteCollectionResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\" \n\x0e\x45xistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08*=\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\n\n\x06\x43OSINE\x10\x01\x12\x07\n\x03\x44OT\x10\x02\x12\x06\n\x02L2\x10\x03*e\n\x10PayloadIndexType\x12\"\n\x1ePAYLOAD_INDEX_TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07KEYWORD\x10\x01\x12\x0b\n\x07INTEGER\x10\x02\x12\t\n\x05\x46LOAT\x10\x03\x12\x08\n\x04\x42OOL\x10\x04\x32\xf7\x02\n\x0b\x43ollections\x12\x45\n\x06\x43reate\x12!.vecdb.v1.CreateCollectionRequest\x1a\x18.vecdb.v1.CollectionInfo\x12?\n\x03Get\x12\x1e.vecdb.v1.GetCollectionRequest\x1a\x18.vecdb.v1.CollectionInfo\x12K\n\x04List\x12 .vecdb.v1.ListCollectionsRequest\x1a!.vecdb.v1.ListCollectionsResponse\x12O\n\x06\x44\x65lete\x12!.vecdb.v1.DeleteCollectionRequest\x1a\".vecdb.v1.DeleteCollectionResponse\x12\x42\n\x06\x45xists\x12\x1e.vecdb.v1.GetCollectionRequest\x1a\x18.vecdb.v1.ExistsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vecdb/v1/collections_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"9\n\nHnswParams\x12\t\n\x01m\x18\x01 \x01(\r\x12\x14\n\x0c\x65\x66_construct\x18\x02 \x01(\r\x12\n\n\x02\x65\x66\x18\x03 \x01(\r\"\xb6\x02\n\x12QuantizationParams\x12*\n\x04int8\x18\x01 \x01(\x0b\x32\x1a.vecdb.v1.Int8QuantizationH\x00\x12.\n\x06\x62inary\x18\x02 \x01(\x0b\x32\x1c.vecdb.v1.BinaryQuantizationH\x00\x12\x14\n\x0coversampling\x18\x03 \x01(\x02\x12\x14\n\x07rescore\x18\x04 \x01(\x08H\x01\x88\x01\x01\x12:\n\nquery_mode\x18\x05 \x01(\x0e\x32&.vecdb.v1.QuantizationParams.QueryMode\"F\n\tQueryMode\x12\x1a\n\x16QUERY_MODE_UNSPECIFIED\x10\x00\x12\r\n\tSYMMETRIC\x10\x01\x12\x0e\n\nASYMMETRIC\x10\x02\x42\x08\n\x06methodB\n\n\x08_rescore\"\x12\n\x10Int8Quantization\"\xa0\x01\n\x12\x42inaryQuantization\x12\x0c\n\x04\x62its\x18\x01 \x01(\r\x12\x33\n\x06method\x18\x02 \x01(\x0e\x32#.vecdb.v1.BinaryQuantization.Method\"G\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\r\n\tTHRESHOLD\x10\x01\x12\x16\n\x12RECURRENT_RESIDUAL\x10\x02\"\xbc\x01\n\x0b\x44\x65nseParams\x12\x0b\n\x03\x64im\x18\x01 \x01(\r\x12 \n\x06metric\x18\x02 \x01(\x0e\x32\x10.vecdb.v1.Metric\x12&\n\rstorage_dtype\x18\x03 \x01(\x0e\x32\x0f.vecdb.v1.DType\x12\"\n\x04hnsw\x18\x04 \x01(\x0b\x32\x14.vecdb.v1.HnswParams\x12\x32\n\x0cquantization\x18\x05 \x01(\x0b\x32\x1c.vecdb.v1.QuantizationParams\"\xb6\x01\n\x11MultiVectorParams\x12\x0b\n\x03\x64im\x18\x01 \x01(\r\x12 \n\x06metric\x18\x02 \x01(\x0e\x32\x10.vecdb.v1.Metric\x12&\n\rstorage_dtype\x18\x03 \x01(\x0e\x32\x0f.vecdb.v1.DType\x12&\n\x06muvera\x18\x04 \x01(\x0b\x32\x16.vecdb.v1.MuveraParams\x12\"\n\x04hnsw\x18\x05 \x01(\x0b\x32\x14.vecdb.v1.HnswParams\"\x8e\x01\n\x0cMuveraParams\x12\x0c\n\x04reps\x18\x01 \x01(\r\x12\r\n\x05k_sim\x18\x02 \x01(\r\x12\x13\n\x06\x64_proj\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x11\n\tfinal_dim\x18\x04 \x01(\r\x12\x11\n\x04seed\x18\x05 \x01(\rH\x01\x88\x01\x01\x12\x12\n\ncandidates\x18\x06 \x01(\rB\t\n\x07_d_projB\x07\n\x05_seed\"\x95\x01\n\x0cSparseParams\x12\x31\n\x08modifier\x18\x01 \x01(\x0e\x32\x1f.vecdb.v1.SparseParams.Modifier\x12\"\n\x04\x62m25\x18\x02 \x01(\x0b\x32\x14.vecdb.v1.Bm25Params\".\n\x08Modifier\x12\x18\n\x14MODIFIER_UNSPECIFIED\x10\x00\x12\x08\n\x04\x42M25\x10\x01\"\xba\x01\n\nBm25Params\x12\x0f\n\x02k1\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x01\x62\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x08text_key\x18\x03 \x01(\t\x12\x16\n\tlowercase\x18\x04 \x01(\x08H\x02\x88\x01\x01\x12\x16\n\tstopwords\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x14\n\x07stemmer\x18\x06 \x01(\tH\x04\x88\x01\x01\x42\x05\n\x03_k1B\x04\n\x02_bB\x0c\n\n_lowercaseB\x0c\n\n_stopwordsB\n\n\x08_stemmer\"D\n\nTextSource\x12\r\n\x05model\x18\x01 \x01(\t\x12\x13\n\x0bpayload_key\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\"\xda\x01\n\x11VectorFieldConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x05\x64\x65nse\x18\x02 \x01(\x0b\x32\x15.vecdb.v1.DenseParamsH\x00\x12\x32\n\x0bmultivector\x18\x03 \x01(\x0b\x32\x1b.vecdb.v1.MultiVectorParamsH\x00\x12(\n\x06sparse\x18\x04 \x01(\x0b\x32\x16.vecdb.v1.SparseParamsH\x00\x12)\n\x0btext_source\x18\x05 \x01(\x0b\x32\x14.vecdb.v1.TextSourceB\x06\n\x04kind\"K\n\x12PayloadIndexConfig\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.vecdb.v1.PayloadIndexType\"\x8c\x01\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x07vectors\x18\x02 \x03(\x0b\x32\x1b.vecdb.v1.VectorFieldConfig\x12\x35\n\x0fpayload_indexes\x18\x03 \x03(\x0b\x32\x1c.vecdb.v1.PayloadIndexConfig\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xab\x01\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x07vectors\x18\x02 \x03(\x0b\x32\x1b.vecdb.v1.VectorFieldConfig\x12\x35\n\x0fpayload_indexes\x18\x03 \x03(\x0b\x32\x1c.vecdb.v1.PayloadIndexConfig\x12\x14\n\x0cpoints_count\x18\x04 \x01(\x04\x12\x10\n\x08sequence\x18\x05 \x01(\x04\"\x18\n\x16ListCollectionsRequest\"H\n\x17ListCollectionsResponse\x12-\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x18.vecdb.v1.CollectionInfo\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"+\n\x18\x44\x65leteCollectionResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\" \n\x0e\x45xistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08*=\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\n\n\x06\x43OSINE\x10\x01\x12\x07\n\x03\x44OT\x10\x02\x12\x06\n\x02L2\x10\x03*e\n\x10PayloadIndexType\x12\"\n\x1ePAYLOAD_INDEX_TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07KEYWORD\x10\x01\x12\x0b\n\x07INTEGER\x10\x02\x12\t\n\x05\x46LOAT\x10\x03\x12\x08\n\x04\x42OOL\x10\x04\x32\xf7\x02\n\x0b\x43ollections\x12\x45\n\x06\x43reate\x12!.vecdb.v1.CreateCollectionRequest\x1a\x18.vecdb.v1.CollectionInfo\x12?\n\x03Get\x12\x1e.vecdb.v1.GetCollectionRequest\x1a\x18.vecdb.v1.CollectionInfo\x12K\n\x04List\x12 .vecdb.v1.ListCollectionsRequest\x1a!.vecdb.v1.ListCollectionsResponse\x12O\n\x06\x44\x65lete\x12!.vecdb.v1.DeleteCollectionRequest\x1a\".vecdb.v1.DeleteCollectionResponse\x12\x42\n\x06\x45xists\x12\x1e.vecdb.v1.GetCollectionRequest\x1a\x18.vecdb.v1.ExistsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vecdb.v1.collections_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_METRIC']._serialized_start=1851
-  _globals['_METRIC']._serialized_end=1912
-  _globals['_PAYLOADINDEXTYPE']._serialized_start=1914
-  _globals['_PAYLOADINDEXTYPE']._serialized_end=2015
+  _globals['_METRIC']._serialized_start=2431
+  _globals['_METRIC']._serialized_end=2492
+  _globals['_PAYLOADINDEXTYPE']._serialized_start=2494
+  _globals['_PAYLOADINDEXTYPE']._serialized_end=2595
   _globals['_HNSWPARAMS']._serialized_start=71
   _globals['_HNSWPARAMS']._serialized_end=128
   _globals['_QUANTIZATIONPARAMS']._serialized_start=131
-  _globals['_QUANTIZATIONPARAMS']._serialized_end=309
-  _globals['_INT8QUANTIZATION']._serialized_start=311
-  _globals['_INT8QUANTIZATION']._serialized_end=329
-  _globals['_BINARYQUANTIZATION']._serialized_start=332
-  _globals['_BINARYQUANTIZATION']._serialized_end=492
-  _globals['_BINARYQUANTIZATION_METHOD']._serialized_start=421
-  _globals['_BINARYQUANTIZATION_METHOD']._serialized_end=492
-  _globals['_DENSEPARAMS']._serialized_start=495
-  _globals['_DENSEPARAMS']._serialized_end=683
-  _globals['_MULTIVECTORPARAMS']._serialized_start=685
-  _globals['_MULTIVECTORPARAMS']._serialized_end=791
-  _globals['_SPARSEPARAMS']._serialized_start=793
-  _globals['_SPARSEPARAMS']._serialized_end=906
-  _globals['_SPARSEPARAMS_MODIFIER']._serialized_start=860
-  _globals['_SPARSEPARAMS_MODIFIER']._serialized_end=906
-  _globals['_TEXTSOURCE']._serialized_start=908
-  _globals['_TEXTSOURCE']._serialized_end=976
-  _globals['_VECTORFIELDCONFIG']._serialized_start=979
-  _globals['_VECTORFIELDCONFIG']._serialized_end=1197
-  _globals['_PAYLOADINDEXCONFIG']._serialized_start=1199
-  _globals['_PAYLOADINDEXCONFIG']._serialized_end=1274
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=1277
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=1417
-  _globals['_GETCOLLECTIONREQUEST']._serialized_start=1419
-  _globals['_GETCOLLECTIONREQUEST']._serialized_end=1455
-  _globals['_COLLECTIONINFO']._serialized_start=1458
-  _globals['_COLLECTIONINFO']._serialized_end=1629
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=1631
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=1655
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=1657
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=1729
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=1731
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=1770
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=1772
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=1815
-  _globals['_EXISTSRESPONSE']._serialized_start=1817
-  _globals['_EXISTSRESPONSE']._serialized_end=1849
-  _globals['_COLLECTIONS']._serialized_start=2018
-  _globals['_COLLECTIONS']._serialized_end=2393
+  _globals['_QUANTIZATIONPARAMS']._serialized_end=441
+  _globals['_QUANTIZATIONPARAMS_QUERYMODE']._serialized_start=349
+  _globals['_QUANTIZATIONPARAMS_QUERYMODE']._serialized_end=419
+  _globals['_INT8QUANTIZATION']._serialized_start=443
+  _globals['_INT8QUANTIZATION']._serialized_end=461
+  _globals['_BINARYQUANTIZATION']._serialized_start=464
+  _globals['_BINARYQUANTIZATION']._serialized_end=624
+  _globals['_BINARYQUANTIZATION_METHOD']._serialized_start=553
+  _globals['_BINARYQUANTIZATION_METHOD']._serialized_end=624
+  _globals['_DENSEPARAMS']._serialized_start=627
+  _globals['_DENSEPARAMS']._serialized_end=815
+  _globals['_MULTIVECTORPARAMS']._serialized_start=818
+  _globals['_MULTIVECTORPARAMS']._serialized_end=1000
+  _globals['_MUVERAPARAMS']._serialized_start=1003
+  _globals['_MUVERAPARAMS']._serialized_end=1145
+  _globals['_SPARSEPARAMS']._serialized_start=1148
+  _globals['_SPARSEPARAMS']._serialized_end=1297
+  _globals['_SPARSEPARAMS_MODIFIER']._serialized_start=1251
+  _globals['_SPARSEPARAMS_MODIFIER']._serialized_end=1297
+  _globals['_BM25PARAMS']._serialized_start=1300
+  _globals['_BM25PARAMS']._serialized_end=1486
+  _globals['_TEXTSOURCE']._serialized_start=1488
+  _globals['_TEXTSOURCE']._serialized_end=1556
+  _globals['_VECTORFIELDCONFIG']._serialized_start=1559
+  _globals['_VECTORFIELDCONFIG']._serialized_end=1777
+  _globals['_PAYLOADINDEXCONFIG']._serialized_start=1779
+  _globals['_PAYLOADINDEXCONFIG']._serialized_end=1854
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=1857
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=1997
+  _globals['_GETCOLLECTIONREQUEST']._serialized_start=1999
+  _globals['_GETCOLLECTIONREQUEST']._serialized_end=2035
+  _globals['_COLLECTIONINFO']._serialized_start=2038
+  _globals['_COLLECTIONINFO']._serialized_end=2209
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=2211
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=2235
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=2237
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=2309
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=2311
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=2350
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=2352
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=2395
+  _globals['_EXISTSRESPONSE']._serialized_start=2397
+  _globals['_EXISTSRESPONSE']._serialized_end=2429
+  _globals['_COLLECTIONS']._serialized_start=2598
+  _globals['_COLLECTIONS']._serialized_end=2973
 # @@protoc_insertion_point(module_scope)

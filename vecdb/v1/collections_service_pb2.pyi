@@ -43,16 +43,26 @@ class HnswParams(_message.Message):
     def __init__(self, m: _Optional[int] = ..., ef_construct: _Optional[int] = ..., ef: _Optional[int] = ...) -> None: ...
 
 class QuantizationParams(_message.Message):
-    __slots__ = ("int8", "binary", "oversampling", "rescore")
+    __slots__ = ("int8", "binary", "oversampling", "rescore", "query_mode")
+    class QueryMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        QUERY_MODE_UNSPECIFIED: _ClassVar[QuantizationParams.QueryMode]
+        SYMMETRIC: _ClassVar[QuantizationParams.QueryMode]
+        ASYMMETRIC: _ClassVar[QuantizationParams.QueryMode]
+    QUERY_MODE_UNSPECIFIED: QuantizationParams.QueryMode
+    SYMMETRIC: QuantizationParams.QueryMode
+    ASYMMETRIC: QuantizationParams.QueryMode
     INT8_FIELD_NUMBER: _ClassVar[int]
     BINARY_FIELD_NUMBER: _ClassVar[int]
     OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
     RESCORE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_MODE_FIELD_NUMBER: _ClassVar[int]
     int8: Int8Quantization
     binary: BinaryQuantization
     oversampling: float
     rescore: bool
-    def __init__(self, int8: _Optional[_Union[Int8Quantization, _Mapping]] = ..., binary: _Optional[_Union[BinaryQuantization, _Mapping]] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ...) -> None: ...
+    query_mode: QuantizationParams.QueryMode
+    def __init__(self, int8: _Optional[_Union[Int8Quantization, _Mapping]] = ..., binary: _Optional[_Union[BinaryQuantization, _Mapping]] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., query_mode: _Optional[_Union[QuantizationParams.QueryMode, str]] = ...) -> None: ...
 
 class Int8Quantization(_message.Message):
     __slots__ = ()
@@ -89,17 +99,37 @@ class DenseParams(_message.Message):
     def __init__(self, dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., storage_dtype: _Optional[_Union[_common_pb2.DType, str]] = ..., hnsw: _Optional[_Union[HnswParams, _Mapping]] = ..., quantization: _Optional[_Union[QuantizationParams, _Mapping]] = ...) -> None: ...
 
 class MultiVectorParams(_message.Message):
-    __slots__ = ("dim", "metric", "storage_dtype")
+    __slots__ = ("dim", "metric", "storage_dtype", "muvera", "hnsw")
     DIM_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     STORAGE_DTYPE_FIELD_NUMBER: _ClassVar[int]
+    MUVERA_FIELD_NUMBER: _ClassVar[int]
+    HNSW_FIELD_NUMBER: _ClassVar[int]
     dim: int
     metric: Metric
     storage_dtype: _common_pb2.DType
-    def __init__(self, dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., storage_dtype: _Optional[_Union[_common_pb2.DType, str]] = ...) -> None: ...
+    muvera: MuveraParams
+    hnsw: HnswParams
+    def __init__(self, dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., storage_dtype: _Optional[_Union[_common_pb2.DType, str]] = ..., muvera: _Optional[_Union[MuveraParams, _Mapping]] = ..., hnsw: _Optional[_Union[HnswParams, _Mapping]] = ...) -> None: ...
+
+class MuveraParams(_message.Message):
+    __slots__ = ("reps", "k_sim", "d_proj", "final_dim", "seed", "candidates")
+    REPS_FIELD_NUMBER: _ClassVar[int]
+    K_SIM_FIELD_NUMBER: _ClassVar[int]
+    D_PROJ_FIELD_NUMBER: _ClassVar[int]
+    FINAL_DIM_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    reps: int
+    k_sim: int
+    d_proj: int
+    final_dim: int
+    seed: int
+    candidates: int
+    def __init__(self, reps: _Optional[int] = ..., k_sim: _Optional[int] = ..., d_proj: _Optional[int] = ..., final_dim: _Optional[int] = ..., seed: _Optional[int] = ..., candidates: _Optional[int] = ...) -> None: ...
 
 class SparseParams(_message.Message):
-    __slots__ = ("modifier",)
+    __slots__ = ("modifier", "bm25")
     class Modifier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         MODIFIER_UNSPECIFIED: _ClassVar[SparseParams.Modifier]
@@ -107,8 +137,26 @@ class SparseParams(_message.Message):
     MODIFIER_UNSPECIFIED: SparseParams.Modifier
     BM25: SparseParams.Modifier
     MODIFIER_FIELD_NUMBER: _ClassVar[int]
+    BM25_FIELD_NUMBER: _ClassVar[int]
     modifier: SparseParams.Modifier
-    def __init__(self, modifier: _Optional[_Union[SparseParams.Modifier, str]] = ...) -> None: ...
+    bm25: Bm25Params
+    def __init__(self, modifier: _Optional[_Union[SparseParams.Modifier, str]] = ..., bm25: _Optional[_Union[Bm25Params, _Mapping]] = ...) -> None: ...
+
+class Bm25Params(_message.Message):
+    __slots__ = ("k1", "b", "text_key", "lowercase", "stopwords", "stemmer")
+    K1_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    TEXT_KEY_FIELD_NUMBER: _ClassVar[int]
+    LOWERCASE_FIELD_NUMBER: _ClassVar[int]
+    STOPWORDS_FIELD_NUMBER: _ClassVar[int]
+    STEMMER_FIELD_NUMBER: _ClassVar[int]
+    k1: float
+    b: float
+    text_key: str
+    lowercase: bool
+    stopwords: str
+    stemmer: str
+    def __init__(self, k1: _Optional[float] = ..., b: _Optional[float] = ..., text_key: _Optional[str] = ..., lowercase: _Optional[bool] = ..., stopwords: _Optional[str] = ..., stemmer: _Optional[str] = ...) -> None: ...
 
 class TextSource(_message.Message):
     __slots__ = ("model", "payload_key", "model_hash")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from vecdb.v1 import common_pb2 as vecdb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvecdb/v1/query_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"\xb9\x01\n\nQueryInput\x12\"\n\x06vector\x18\x01 \x01(\x0b\x32\x10.vecdb.v1.VectorH\x00\x12!\n\x05multi\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.VectorH\x00\x12(\n\x06sparse\x18\x03 \x01(\x0b\x32\x16.vecdb.v1.SparseVectorH\x00\x12\x0e\n\x04text\x18\x04 \x01(\tH\x00\x12\"\n\x05point\x18\x05 \x01(\x0b\x32\x11.vecdb.v1.PointIdH\x00\x42\x06\n\x04kind\")\n\x0cSearchParams\x12\n\n\x02\x65\x66\x18\x01 \x01(\r\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\"\xef\x01\n\x08Prefetch\x12\r\n\x05using\x18\x01 \x01(\t\x12#\n\x05query\x18\x02 \x01(\x0b\x32\x14.vecdb.v1.QueryInput\x12 \n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x10.vecdb.v1.Filter\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x1c\n\x0fscore_threshold\x18\x05 \x01(\x02H\x00\x88\x01\x01\x12&\n\x06params\x18\x06 \x01(\x0b\x32\x16.vecdb.v1.SearchParams\x12$\n\x08prefetch\x18\x07 \x03(\x0b\x32\x12.vecdb.v1.PrefetchB\x12\n\x10_score_threshold\"\x94\x01\n\x06\x46usion\x12\'\n\x06method\x18\x01 \x01(\x0e\x32\x17.vecdb.v1.Fusion.Method\x12\r\n\x05rrf_k\x18\x02 \x01(\r\x12\x0f\n\x07weights\x18\x03 \x03(\x02\"A\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\x07\n\x03RRF\x10\x01\x12\x08\n\x04\x44\x42SF\x10\x02\x12\x0c\n\x08WEIGHTED\x10\x03\"<\n\x06Rerank\x12\r\n\x05using\x18\x01 \x01(\t\x12#\n\x05query\x18\x02 \x01(\x0b\x32\x14.vecdb.v1.QueryInput\"\xad\x03\n\x0cQueryRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05using\x18\x02 \x01(\t\x12#\n\x05query\x18\x03 \x01(\x0b\x32\x14.vecdb.v1.QueryInput\x12 \n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x10.vecdb.v1.Filter\x12\r\n\x05limit\x18\x05 \x01(\r\x12\x1c\n\x0fscore_threshold\x18\x06 \x01(\x02H\x00\x88\x01\x01\x12\x14\n\x0cwith_payload\x18\x07 \x01(\x08\x12+\n\x0cwith_vectors\x18\x08 \x01(\x0b\x32\x15.vecdb.v1.WithVectors\x12&\n\x06params\x18\t \x01(\x0b\x32\x16.vecdb.v1.SearchParams\x12$\n\x08prefetch\x18\n \x03(\x0b\x32\x12.vecdb.v1.Prefetch\x12 \n\x06\x66usion\x18\x0b \x01(\x0b\x32\x10.vecdb.v1.Fusion\x12 \n\x06rerank\x18\x0c \x01(\x0b\x32\x10.vecdb.v1.Rerank\x12\x0e\n\x06offset\x18\r \x01(\r\x12\r\n\x05model\x18\x0e \x01(\tB\x12\n\x10_score_threshold\"7\n\rQueryResponse\x12&\n\x06points\x18\x01 \x01(\x0b\x32\x16.vecdb.v1.ScoredPoints\"\x9d\x01\n\x11QueryBatchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\'\n\x07queries\x18\x02 \x03(\x0b\x32\x16.vecdb.v1.QueryRequest\x12(\n\x08template\x18\x03 \x01(\x0b\x32\x16.vecdb.v1.QueryRequest\x12!\n\x07vectors\x18\x04 \x01(\x0b\x32\x10.vecdb.v1.Vector\">\n\x12QueryBatchResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.vecdb.v1.QueryResponse2\x8a\x01\n\x05Query\x12\x38\n\x05Query\x12\x16.vecdb.v1.QueryRequest\x1a\x17.vecdb.v1.QueryResponse\x12G\n\nQueryBatch\x12\x1b.vecdb.v1.QueryBatchRequest\x1a\x1c.vecdb.v1.QueryBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvecdb/v1/query_service.proto\x12\x08vecdb.v1\x1a\x15vecdb/v1/common.proto\"\xb9\x01\n\nQueryInput\x12\"\n\x06vector\x18\x01 \x01(\x0b\x32\x10.vecdb.v1.VectorH\x00\x12!\n\x05multi\x18\x02 \x01(\x0b\x32\x10.vecdb.v1.VectorH\x00\x12(\n\x06sparse\x18\x03 \x01(\x0b\x32\x16.vecdb.v1.SparseVectorH\x00\x12\x0e\n\x04text\x18\x04 \x01(\tH\x00\x12\"\n\x05point\x18\x05 \x01(\x0b\x32\x11.vecdb.v1.PointIdH\x00\x42\x06\n\x04kind\")\n\x0cSearchParams\x12\n\n\x02\x65\x66\x18\x01 \x01(\r\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\"\x91\x02\n\x08Prefetch\x12\r\n\x05using\x18\x01 \x01(\t\x12#\n\x05query\x18\x02 \x01(\x0b\x32\x14.vecdb.v1.QueryInput\x12 \n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x10.vecdb.v1.Filter\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x1c\n\x0fscore_threshold\x18\x05 \x01(\x02H\x00\x88\x01\x01\x12&\n\x06params\x18\x06 \x01(\x0b\x32\x16.vecdb.v1.SearchParams\x12$\n\x08prefetch\x18\x07 \x03(\x0b\x32\x12.vecdb.v1.Prefetch\x12 \n\x06\x66usion\x18\x08 \x01(\x0b\x32\x10.vecdb.v1.FusionB\x12\n\x10_score_threshold\"\xa3\x01\n\x06\x46usion\x12\'\n\x06method\x18\x01 \x01(\x0e\x32\x17.vecdb.v1.Fusion.Method\x12\x12\n\x05rrf_k\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\x0f\n\x07weights\x18\x03 \x03(\x02\"A\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\x07\n\x03RRF\x10\x01\x12\x08\n\x04\x44\x42SF\x10\x02\x12\x0c\n\x08WEIGHTED\x10\x03\x42\x08\n\x06_rrf_k\"<\n\x06Rerank\x12\r\n\x05using\x18\x01 \x01(\t\x12#\n\x05query\x18\x02 \x01(\x0b\x32\x14.vecdb.v1.QueryInput\"\xc7\x01\n\tDiversity\x12*\n\x06method\x18\x01 \x01(\x0e\x32\x1a.vecdb.v1.Diversity.Method\x12\x1d\n\x10relevance_weight\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\r\n\x05using\x18\x03 \x01(\t\x12\x12\n\ncandidates\x18\x04 \x01(\r\"7\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\x07\n\x03MMR\x10\x01\x12\x0c\n\x08\x43OVERAGE\x10\x02\x42\x13\n\x11_relevance_weight\"\xd5\x03\n\x0cQueryRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05using\x18\x02 \x01(\t\x12#\n\x05query\x18\x03 \x01(\x0b\x32\x14.vecdb.v1.QueryInput\x12 \n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x10.vecdb.v1.Filter\x12\r\n\x05limit\x18\x05 \x01(\r\x12\x1c\n\x0fscore_threshold\x18\x06 \x01(\x02H\x00\x88\x01\x01\x12\x14\n\x0cwith_payload\x18\x07 \x01(\x08\x12+\n\x0cwith_vectors\x18\x08 \x01(\x0b\x32\x15.vecdb.v1.WithVectors\x12&\n\x06params\x18\t \x01(\x0b\x32\x16.vecdb.v1.SearchParams\x12$\n\x08prefetch\x18\n \x03(\x0b\x32\x12.vecdb.v1.Prefetch\x12 \n\x06\x66usion\x18\x0b \x01(\x0b\x32\x10.vecdb.v1.Fusion\x12 \n\x06rerank\x18\x0c \x01(\x0b\x32\x10.vecdb.v1.Rerank\x12&\n\tdiversity\x18\x0f \x01(\x0b\x32\x13.vecdb.v1.Diversity\x12\x0e\n\x06offset\x18\r \x01(\r\x12\r\n\x05model\x18\x0e \x01(\tB\x12\n\x10_score_threshold\"7\n\rQueryResponse\x12&\n\x06points\x18\x01 \x01(\x0b\x32\x16.vecdb.v1.ScoredPoints\"\x9d\x01\n\x11QueryBatchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\'\n\x07queries\x18\x02 \x03(\x0b\x32\x16.vecdb.v1.QueryRequest\x12(\n\x08template\x18\x03 \x01(\x0b\x32\x16.vecdb.v1.QueryRequest\x12!\n\x07vectors\x18\x04 \x01(\x0b\x32\x10.vecdb.v1.Vector\">\n\x12QueryBatchResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.vecdb.v1.QueryResponse2\x8a\x01\n\x05Query\x12\x38\n\x05Query\x12\x16.vecdb.v1.QueryRequest\x1a\x17.vecdb.v1.QueryResponse\x12G\n\nQueryBatch\x12\x1b.vecdb.v1.QueryBatchRequest\x1a\x1c.vecdb.v1.QueryBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,21 +37,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHPARAMS']._serialized_start=253
   _globals['_SEARCHPARAMS']._serialized_end=294
   _globals['_PREFETCH']._serialized_start=297
-  _globals['_PREFETCH']._serialized_end=536
-  _globals['_FUSION']._serialized_start=539
-  _globals['_FUSION']._serialized_end=687
-  _globals['_FUSION_METHOD']._serialized_start=622
-  _globals['_FUSION_METHOD']._serialized_end=687
-  _globals['_RERANK']._serialized_start=689
-  _globals['_RERANK']._serialized_end=749
-  _globals['_QUERYREQUEST']._serialized_start=752
-  _globals['_QUERYREQUEST']._serialized_end=1181
-  _globals['_QUERYRESPONSE']._serialized_start=1183
-  _globals['_QUERYRESPONSE']._serialized_end=1238
-  _globals['_QUERYBATCHREQUEST']._serialized_start=1241
-  _globals['_QUERYBATCHREQUEST']._serialized_end=1398
-  _globals['_QUERYBATCHRESPONSE']._serialized_start=1400
-  _globals['_QUERYBATCHRESPONSE']._serialized_end=1462
-  _globals['_QUERY']._serialized_start=1465
-  _globals['_QUERY']._serialized_end=1603
+  _globals['_PREFETCH']._serialized_end=570
+  _globals['_FUSION']._serialized_start=573
+  _globals['_FUSION']._serialized_end=736
+  _globals['_FUSION_METHOD']._serialized_start=661
+  _globals['_FUSION_METHOD']._serialized_end=726
+  _globals['_RERANK']._serialized_start=738
+  _globals['_RERANK']._serialized_end=798
+  _globals['_DIVERSITY']._serialized_start=801
+  _globals['_DIVERSITY']._serialized_end=1000
+  _globals['_DIVERSITY_METHOD']._serialized_start=924
+  _globals['_DIVERSITY_METHOD']._serialized_end=979
+  _globals['_QUERYREQUEST']._serialized_start=1003
+  _globals['_QUERYREQUEST']._serialized_end=1472
+  _globals['_QUERYRESPONSE']._serialized_start=1474
+  _globals['_QUERYRESPONSE']._serialized_end=1529
+  _globals['_QUERYBATCHREQUEST']._serialized_start=1532
+  _globals['_QUERYBATCHREQUEST']._serialized_end=1689
+  _globals['_QUERYBATCHRESPONSE']._serialized_start=1691
+  _globals['_QUERYBATCHRESPONSE']._serialized_end=1753
+  _globals['_QUERY']._serialized_start=1756
+  _globals['_QUERY']._serialized_end=1894
 # @@protoc_insertion_point(module_scope)

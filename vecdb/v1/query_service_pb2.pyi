@@ -31,7 +31,7 @@ class SearchParams(_message.Message):
     def __init__(self, ef: _Optional[int] = ..., exact: _Optional[bool] = ...) -> None: ...
 
 class Prefetch(_message.Message):
-    __slots__ = ("using", "query", "filter", "limit", "score_threshold", "params", "prefetch")
+    __slots__ = ("using", "query", "filter", "limit", "score_threshold", "params", "prefetch", "fusion")
     USING_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class Prefetch(_message.Message):
     SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     PREFETCH_FIELD_NUMBER: _ClassVar[int]
+    FUSION_FIELD_NUMBER: _ClassVar[int]
     using: str
     query: QueryInput
     filter: _common_pb2.Filter
@@ -46,7 +47,8 @@ class Prefetch(_message.Message):
     score_threshold: float
     params: SearchParams
     prefetch: _containers.RepeatedCompositeFieldContainer[Prefetch]
-    def __init__(self, using: _Optional[str] = ..., query: _Optional[_Union[QueryInput, _Mapping]] = ..., filter: _Optional[_Union[_common_pb2.Filter, _Mapping]] = ..., limit: _Optional[int] = ..., score_threshold: _Optional[float] = ..., params: _Optional[_Union[SearchParams, _Mapping]] = ..., prefetch: _Optional[_Iterable[_Union[Prefetch, _Mapping]]] = ...) -> None: ...
+    fusion: Fusion
+    def __init__(self, using: _Optional[str] = ..., query: _Optional[_Union[QueryInput, _Mapping]] = ..., filter: _Optional[_Union[_common_pb2.Filter, _Mapping]] = ..., limit: _Optional[int] = ..., score_threshold: _Optional[float] = ..., params: _Optional[_Union[SearchParams, _Mapping]] = ..., prefetch: _Optional[_Iterable[_Union[Prefetch, _Mapping]]] = ..., fusion: _Optional[_Union[Fusion, _Mapping]] = ...) -> None: ...
 
 class Fusion(_message.Message):
     __slots__ = ("method", "rrf_k", "weights")
@@ -76,8 +78,28 @@ class Rerank(_message.Message):
     query: QueryInput
     def __init__(self, using: _Optional[str] = ..., query: _Optional[_Union[QueryInput, _Mapping]] = ...) -> None: ...
 
+class Diversity(_message.Message):
+    __slots__ = ("method", "relevance_weight", "using", "candidates")
+    class Method(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        METHOD_UNSPECIFIED: _ClassVar[Diversity.Method]
+        MMR: _ClassVar[Diversity.Method]
+        COVERAGE: _ClassVar[Diversity.Method]
+    METHOD_UNSPECIFIED: Diversity.Method
+    MMR: Diversity.Method
+    COVERAGE: Diversity.Method
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    RELEVANCE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    USING_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    method: Diversity.Method
+    relevance_weight: float
+    using: str
+    candidates: int
+    def __init__(self, method: _Optional[_Union[Diversity.Method, str]] = ..., relevance_weight: _Optional[float] = ..., using: _Optional[str] = ..., candidates: _Optional[int] = ...) -> None: ...
+
 class QueryRequest(_message.Message):
-    __slots__ = ("collection", "using", "query", "filter", "limit", "score_threshold", "with_payload", "with_vectors", "params", "prefetch", "fusion", "rerank", "offset", "model")
+    __slots__ = ("collection", "using", "query", "filter", "limit", "score_threshold", "with_payload", "with_vectors", "params", "prefetch", "fusion", "rerank", "diversity", "offset", "model")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     USING_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +112,7 @@ class QueryRequest(_message.Message):
     PREFETCH_FIELD_NUMBER: _ClassVar[int]
     FUSION_FIELD_NUMBER: _ClassVar[int]
     RERANK_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     collection: str
@@ -104,9 +127,10 @@ class QueryRequest(_message.Message):
     prefetch: _containers.RepeatedCompositeFieldContainer[Prefetch]
     fusion: Fusion
     rerank: Rerank
+    diversity: Diversity
     offset: int
     model: str
-    def __init__(self, collection: _Optional[str] = ..., using: _Optional[str] = ..., query: _Optional[_Union[QueryInput, _Mapping]] = ..., filter: _Optional[_Union[_common_pb2.Filter, _Mapping]] = ..., limit: _Optional[int] = ..., score_threshold: _Optional[float] = ..., with_payload: _Optional[bool] = ..., with_vectors: _Optional[_Union[_common_pb2.WithVectors, _Mapping]] = ..., params: _Optional[_Union[SearchParams, _Mapping]] = ..., prefetch: _Optional[_Iterable[_Union[Prefetch, _Mapping]]] = ..., fusion: _Optional[_Union[Fusion, _Mapping]] = ..., rerank: _Optional[_Union[Rerank, _Mapping]] = ..., offset: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
+    def __init__(self, collection: _Optional[str] = ..., using: _Optional[str] = ..., query: _Optional[_Union[QueryInput, _Mapping]] = ..., filter: _Optional[_Union[_common_pb2.Filter, _Mapping]] = ..., limit: _Optional[int] = ..., score_threshold: _Optional[float] = ..., with_payload: _Optional[bool] = ..., with_vectors: _Optional[_Union[_common_pb2.WithVectors, _Mapping]] = ..., params: _Optional[_Union[SearchParams, _Mapping]] = ..., prefetch: _Optional[_Iterable[_Union[Prefetch, _Mapping]]] = ..., fusion: _Optional[_Union[Fusion, _Mapping]] = ..., rerank: _Optional[_Union[Rerank, _Mapping]] = ..., diversity: _Optional[_Union[Diversity, _Mapping]] = ..., offset: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
 
 class QueryResponse(_message.Message):
     __slots__ = ("points",)

@@ -28,8 +28,12 @@ if _version_not_supported:
 class QueryStub:
     """Query: the one search RPC. The simplest query is a nearest-neighbour search on one field:
     QueryRequest{collection, using: "embedding", query: {vector: ...}, limit: 10}
-    Richer queries run prefetch stages (each its own field, filter and limit), fuse them and
-    optionally rerank (issue 6: prefetch / fusion / rerank are not implemented yet).
+    A hybrid query runs prefetch stages (each its own field, query, filter and limit), fuses their
+    candidates, optionally reranks them exactly with another field, and optionally picks the final
+    results for diversity:
+    QueryRequest{collection, prefetch: [{using: "dense", query: {text: "..."}, limit: 100},
+    {using: "bm25", query: {text: "..."}, limit: 100}],
+    fusion: {method: RRF}, limit: 10}
     """
 
     def __init__(self, channel):
@@ -53,8 +57,12 @@ class QueryStub:
 class QueryServicer:
     """Query: the one search RPC. The simplest query is a nearest-neighbour search on one field:
     QueryRequest{collection, using: "embedding", query: {vector: ...}, limit: 10}
-    Richer queries run prefetch stages (each its own field, filter and limit), fuse them and
-    optionally rerank (issue 6: prefetch / fusion / rerank are not implemented yet).
+    A hybrid query runs prefetch stages (each its own field, query, filter and limit), fuses their
+    candidates, optionally reranks them exactly with another field, and optionally picks the final
+    results for diversity:
+    QueryRequest{collection, prefetch: [{using: "dense", query: {text: "..."}, limit: 100},
+    {using: "bm25", query: {text: "..."}, limit: 100}],
+    fusion: {method: RRF}, limit: 10}
     """
 
     def Query(self, request, context):
@@ -94,8 +102,12 @@ def add_QueryServicer_to_server(servicer, server):
 class Query:
     """Query: the one search RPC. The simplest query is a nearest-neighbour search on one field:
     QueryRequest{collection, using: "embedding", query: {vector: ...}, limit: 10}
-    Richer queries run prefetch stages (each its own field, filter and limit), fuse them and
-    optionally rerank (issue 6: prefetch / fusion / rerank are not implemented yet).
+    A hybrid query runs prefetch stages (each its own field, query, filter and limit), fuses their
+    candidates, optionally reranks them exactly with another field, and optionally picks the final
+    results for diversity:
+    QueryRequest{collection, prefetch: [{using: "dense", query: {text: "..."}, limit: 100},
+    {using: "bm25", query: {text: "..."}, limit: 100}],
+    fusion: {method: RRF}, limit: 10}
     """
 
     @staticmethod

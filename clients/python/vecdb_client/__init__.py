@@ -24,6 +24,14 @@ Text in, vectors computed by the server's embedded encoder::
     client.query("notes", text="where did I park?", limit=1).ids   # [2]
     client.encode(["any text"], kind="dense")[0].vector.shape       # (384,)
 
+A semantic cache for LLM answers, by category::
+
+    from vecdb_client import CachePolicy
+
+    client.cache_set_policy(CachePolicy("code", threshold=0.95, ttl_seconds=30 * 86400))
+    client.cache_store("How do I reverse a list in Python?", "xs[::-1]", category="code", model="gpt-4o")
+    client.cache_lookup("how to reverse a python list", category="code", model="gpt-4o").answer
+
 The same methods exist as coroutines on `AsyncClient` (``async with AsyncClient(...)``).
 
 - Vectors go in as numpy arrays or (nested) lists and come back as numpy arrays. A bare (n, dim)
@@ -61,13 +69,22 @@ from vecdb_client.errors import (
     VecdbError,
 )
 from vecdb_client.models import (
+    Bm25Params,
     CollectionInfo,
     CollectionStats,
+    Diversity,
     Encoded,
     FieldStats,
+    Fusion,
     Hits,
     HnswParams,
     ModelInfo,
+    MultiVectorParams,
+    MuveraParams,
+    Prefetch,
+    QuantizationParams,
+    Rerank,
+    SparseParams,
     PointId,
     Record,
     ScoredPoint,
@@ -78,20 +95,42 @@ from vecdb_client.models import (
     UpdateResult,
     VectorParams,
 )
+from vecdb_client.models import (  # the semantic cache (issue 7)
+    CacheCategoryStats,
+    CacheEntryRef,
+    CacheLoadAdaptation,
+    CacheLookup,
+    CachePolicy,
+)
+
 
 __all__ = [
     "AlreadyExists",
     "AsyncClient",
+    "Bm25Params",
+    "CacheCategoryStats",
+    "CacheEntryRef",
+    "CacheLoadAdaptation",
+    "CacheLookup",
+    "CachePolicy",
     "Client",
     "CollectionInfo",
     "CollectionNotFound",
     "CollectionStats",
     "DeadlineExceeded",
+    "Diversity",
     "Encoded",
     "FailedPrecondition",
     "FieldNotFound",
     "FieldStats",
+    "Fusion",
     "HnswParams",
+    "MultiVectorParams",
+    "MuveraParams",
+    "Prefetch",
+    "QuantizationParams",
+    "Rerank",
+    "SparseParams",
     "Internal",
     "InvalidArgument",
     "ModelInfo",

@@ -86,6 +86,7 @@ QUERY_BATCH = _rpc("Query", "QueryBatch", query_pb.QueryBatchResponse)
 SERVER_INFO = _rpc("Admin", "ServerInfo", admin_pb.ServerInfoResponse)
 STATS = _rpc("Admin", "Stats", admin_pb.StatsResponse)
 CHECKPOINT = _rpc("Admin", "Checkpoint", admin_pb.CheckpointResponse)
+RETRAIN_QUANTIZATION = _rpc("Admin", "RetrainQuantization", admin_pb.FieldStats)
 ENCODE = _rpc("Encoder", "Encode", enc_pb.EncodeResponse)
 LIST_MODELS = _rpc("Encoder", "ListModels", enc_pb.ListModelsResponse)
 HEALTH_CHECK = Rpc("/grpc.health.v1.Health/Check", _raw, _raw)
@@ -148,6 +149,13 @@ def checkpoint(collection: str) -> Call[int]:
     return Call(CHECKPOINT, request, lambda r: int(r.sequence))
 
 
+def retrain_quantization(collection: str, field: str) -> Call[models.FieldStats]:
+    request = admin_pb.RetrainQuantizationRequest(
+        collection=_wire.check_name(collection, "collection"), field=_wire.check_name(field, "field")
+    )
+    return Call(RETRAIN_QUANTIZATION, request, _wire.field_stats)
+
+
 # -- collections ----------------------------------------------------------------------------------
 
 
@@ -196,7 +204,10 @@ def _batch_request(
     first: int = 0,
 ) -> points_pb.UpsertRequest:
     """One column-wise PointBatch of canonical ids; `first` is the index of ids[0] in the
-    caller's sequence (for error messages)."""
+    caller's sequence (for error messages). Sparse and multi-vector fields (per-point lists)
+    travel as one PointStruct per point instead."""
+    if any(isinstance(v, list) for v in arrays.values()):
+        return _points_request(collection, ids, arrays, payloads, texts, model_names, first)
     batch = points_pb.PointBatch(
         ids=[_wire.id_message(v) for v in ids],  # canonical already
         vectors={name: _wire.encode_array(arr) for name, arr in arrays.items()},
@@ -208,6 +219,30 @@ def _batch_request(
     if texts is not None:
         batch.texts.extend(_wire.text_value(t, f"texts[{first + i}]") for i, t in enumerate(texts))
     return points_pb.UpsertRequest(collection=collection, batch=batch, models=model_names)
+
+
+def _points_request(
+    collection: str,
+    ids: Sequence[int | str],
+    arrays: Mapping[str, Any],
+    payloads: Sequence[Any] | None,
+    texts: Sequence[Any] | None,
+    model_names: Mapping[str, str],
+    first: int,
+) -> points_pb.UpsertRequest:
+    points = []
+    for i, pid in enumerate(ids):
+        point = common_pb.PointStruct(id=_wire.id_message(pid))
+        for name, value in arrays.items():
+            entry = value[i]
+            if entry is not None:
+                point.vectors[name].CopyFrom(_wire.vector_input(entry, f"vectors[{name!r}][{first + i}]"))
+        if payloads is not None:
+            point.payload_json = _wire.payload_json(payloads[i], f"payloads[{first + i}]")
+        if texts is not None:
+            point.text = _wire.text_value(texts[i], f"texts[{first + i}]")
+        points.append(point)
+    return points_pb.UpsertRequest(collection=collection, points=points, models=model_names)
 
 
 @dataclass(frozen=True)
@@ -456,9 +491,19 @@ def query(
     exact: bool,
     text: str | None = None,
     model: str | None = None,
+    prefetch: Sequence[models.Prefetch] = (),
+    fusion: models.Fusion | str | None = None,
+    rerank: models.Rerank | None = None,
+    diversity: models.Diversity | None = None,
 ) -> Call[models.Hits]:
-    if sum(x is not None for x in (vector, point, text)) != 1:
-        raise InvalidArgument("query: pass exactly one of vector, point, text")
+    hybrid = bool(prefetch) or fusion is not None or rerank is not None
+    if sum(x is not None for x in (vector, point, text)) > 1 or (
+        not hybrid and sum(x is not None for x in (vector, point, text)) != 1
+    ):
+        raise InvalidArgument(
+            "query: pass exactly one of vector, point, text (with prefetch: at most one, which "
+            "then rescores the fused candidates)"
+        )
     request = _query_request(
         using,
         _wire.build_filter(filter),
@@ -472,14 +517,81 @@ def query(
     )
     request.collection = _wire.check_name(collection, "collection")
     request.model = _model_name(model)
-    if point is not None:
-        request.query.point.CopyFrom(_wire.point_id(point, "point"))
-    elif text is not None:
-        request.query.text = _query_text(text, "text")
-    else:
-        assert vector is not None
-        request.query.vector.CopyFrom(_wire.encode_vector(vector, "vector"))
+    _set_target(request.query, vector, text, point, "")
+    for i, stage in enumerate(prefetch):
+        request.prefetch.append(_prefetch(stage, f"prefetch[{i}]"))
+    if fusion is not None:
+        request.fusion.CopyFrom(_fusion(fusion, "fusion"))
+    if rerank is not None:
+        if not isinstance(rerank, models.Rerank):
+            raise InvalidArgument(f"rerank: must be a Rerank, got {type(rerank).__name__}")
+        request.rerank.using = _wire.check_name(rerank.using, "rerank.using") if rerank.using else ""
+        _set_target(request.rerank.query, rerank.vector, rerank.text, rerank.point, "rerank.")
+    if diversity is not None:
+        request.diversity.CopyFrom(_diversity(diversity))
     return Call(QUERY, request, _hits)
+
+
+def _set_target(target: query_pb.QueryInput, vector: object, text: object, point: object, prefix: str) -> None:
+    if point is not None:
+        target.point.CopyFrom(_wire.point_id(point, f"{prefix}point"))
+    elif text is not None:
+        target.text = _query_text(text, f"{prefix}text")
+    elif vector is not None:
+        _wire.query_input(target, vector, f"{prefix}vector")
+
+
+_FUSIONS = {"rrf": query_pb.Fusion.RRF, "dbsf": query_pb.Fusion.DBSF, "weighted": query_pb.Fusion.WEIGHTED}
+
+
+def _fusion(value: models.Fusion | str, where: str) -> query_pb.Fusion:
+    f = models.Fusion(value) if isinstance(value, str) else value
+    if not isinstance(f, models.Fusion):
+        raise InvalidArgument(f"{where}: must be a Fusion or one of {sorted(_FUSIONS)}, got {value!r}")
+    method = _FUSIONS.get(f.method)
+    if method is None:
+        raise InvalidArgument(f"{where}.method: must be one of {sorted(_FUSIONS)}, got {f.method!r}")
+    return query_pb.Fusion(method=method, rrf_k=_wire.uint32(f.k, f"{where}.k"),
+                           weights=[_wire.real(w, f"{where}.weights") for w in f.weights])
+
+
+def _prefetch(stage: object, where: str) -> query_pb.Prefetch:
+    if not isinstance(stage, models.Prefetch):
+        raise InvalidArgument(f"{where}: must be a Prefetch, got {type(stage).__name__}")
+    if sum(x is not None for x in (stage.vector, stage.text, stage.point)) > 1:
+        raise InvalidArgument(f"{where}: pass at most one of vector, text, point")
+    msg = query_pb.Prefetch(
+        using=_wire.check_name(stage.using, f"{where}.using") if stage.using else "",
+        filter=_wire.build_filter(stage.filter, f"{where}.filter"),
+        limit=_wire.uint32(stage.limit, f"{where}.limit"),
+    )
+    _set_target(msg.query, stage.vector, stage.text, stage.point, f"{where}.")
+    if stage.score_threshold is not None:
+        msg.score_threshold = _wire.real(stage.score_threshold, f"{where}.score_threshold")
+    if stage.ef is not None or stage.exact:
+        msg.params.CopyFrom(query_pb.SearchParams(
+            ef=0 if stage.ef is None else _wire.uint32(stage.ef, f"{where}.ef"), exact=bool(stage.exact)))
+    for i, child in enumerate(stage.prefetch):
+        msg.prefetch.append(_prefetch(child, f"{where}.prefetch[{i}]"))
+    if stage.fusion is not None:
+        msg.fusion.CopyFrom(_fusion(stage.fusion, f"{where}.fusion"))
+    return msg
+
+
+_DIVERSITY = {"mmr": query_pb.Diversity.MMR, "coverage": query_pb.Diversity.COVERAGE}
+
+
+def _diversity(d: object) -> query_pb.Diversity:
+    if not isinstance(d, models.Diversity):
+        raise InvalidArgument(f"diversity: must be a Diversity, got {type(d).__name__}")
+    method = _DIVERSITY.get(d.method)
+    if method is None:
+        raise InvalidArgument(f"diversity.method: must be one of {sorted(_DIVERSITY)}, got {d.method!r}")
+    return query_pb.Diversity(
+        method=method, relevance_weight=_wire.real(d.lambda_, "diversity.lambda_"),
+        using=_wire.check_name(d.using, "diversity.using") if d.using else "",
+        candidates=_wire.uint32(d.candidates, "diversity.candidates"),
+    )
 
 
 def query_batch(

@@ -190,17 +190,53 @@ def decode_vector(vec: common_pb.Vector, where: str = "vector") -> np.ndarray:
     return arr if dtype.isnative else arr.astype(dtype.newbyteorder("="))
 
 
-def _decode_input(vi: common_pb.VectorInput, where: str) -> np.ndarray:
+def decode_vectors(vectors: Mapping[str, common_pb.VectorInput]) -> dict[str, Any]:
+    """A record's vectors: dense (dim,) or token (n, dim) arrays, or SparseVectors."""
+    return {name: encoded_vector(vi, f"vectors[{name!r}]") for name, vi in vectors.items()}
+
+
+def is_sparse(value: object) -> bool:
+    return isinstance(value, (models.SparseVector, Mapping))
+
+
+def sparse_message(value: object, where: str) -> common_pb.SparseVector:
+    """A SparseVector or {term id: weight} dict as the wire message."""
+    if isinstance(value, Mapping):
+        indices, weights = list(value.keys()), list(value.values())
+    elif isinstance(value, models.SparseVector):
+        indices, weights = np.asarray(value.indices).tolist(), np.asarray(value.values).tolist()
+    else:
+        raise _bad(where, f"must be a SparseVector or a {{term id: weight}} dict, got {type(value).__name__}")
+    if len(indices) != len(weights):
+        raise _bad(where, f"{len(indices)} indices but {len(weights)} values")
+    for i in indices:
+        if not _is_int(i) or not 0 <= int(i) < 2**32:
+            raise _bad(where, f"term id {i!r} is not an integer in [0, 2**32)")
+    return common_pb.SparseVector(indices=[int(i) for i in indices], values=[real(w, where) for w in weights])
+
+
+def vector_input(value: object, where: str) -> common_pb.VectorInput:
+    """One vector of a point: sparse (SparseVector / dict), token vectors (2-D) or dense (1-D)."""
+    if is_sparse(value):
+        return common_pb.VectorInput(sparse=sparse_message(value, where))
+    arr = as_array(value, where)  # type: ignore[arg-type]
+    if arr.ndim == 2:
+        return common_pb.VectorInput(multi=encode_array(arr))
+    if arr.ndim == 1:
+        return common_pb.VectorInput(dense=encode_array(arr))
+    raise _bad(where, f"expected a vector (dim,), token vectors (n, dim) or a sparse vector, got shape {arr.shape}")
+
+
+def query_input(target: Any, vector: object, where: str) -> None:
+    """Set a QueryInput's vector from a dense (dim,), token (n, dim) or sparse query value."""
+    vi = vector_input(vector, where)
     kind = vi.WhichOneof("kind")
     if kind == "dense":
-        return decode_vector(vi.dense, where)
-    if kind == "multi":
-        return decode_vector(vi.multi, where)
-    raise Unimplemented(f"{where}: {kind or 'empty'} vectors are not supported by this SDK version")
-
-
-def decode_vectors(vectors: Mapping[str, common_pb.VectorInput]) -> dict[str, np.ndarray]:
-    return {name: _decode_input(vi, f"vectors[{name!r}]") for name, vi in vectors.items()}
+        target.vector.CopyFrom(vi.dense)
+    elif kind == "multi":
+        target.multi.CopyFrom(vi.multi)
+    else:
+        target.sparse.CopyFrom(vi.sparse)
 
 
 def matrix(value: ArrayLike, n: int, where: str) -> np.ndarray:
@@ -213,13 +249,36 @@ def matrix(value: ArrayLike, n: int, where: str) -> np.ndarray:
     return arr
 
 
-def batch_vectors(vectors: ArrayLike | Mapping[str, ArrayLike], n: int) -> dict[str, np.ndarray]:
-    """Field name -> (n, dim) array. A bare array is the vectors of the field "default"."""
+def is_per_point(value: object) -> bool:
+    """Whether a field's upsert value is one entry per point (sparse or token vectors, None
+    allowed) rather than one (n, dim) matrix."""
+    if isinstance(value, np.ndarray) or not isinstance(value, Sequence) or isinstance(value, str):
+        return False
+    for entry in value:
+        if entry is None or is_sparse(entry):
+            return True
+        if isinstance(entry, np.ndarray):
+            return entry.ndim == 2
+        if isinstance(entry, Sequence) and entry and isinstance(entry[0], Sequence):
+            return True  # a list of rows: token vectors
+        return False
+    return False
+
+
+def batch_vectors(vectors: ArrayLike | Mapping[str, ArrayLike], n: int) -> dict[str, Any]:
+    """Field name -> (n, dim) array, or (sparse and multi-vector fields) a list of n per-point
+    values with None for points without one. A bare array is the field "default"."""
     if isinstance(vectors, Mapping):
-        return {
-            check_name(name, "vectors key"): matrix(v, n, f"vectors[{name!r}]")
-            for name, v in vectors.items()
-        }
+        out: dict[str, Any] = {}
+        for name, v in vectors.items():
+            key, where = check_name(name, "vectors key"), f"vectors[{name!r}]"
+            if is_per_point(v):
+                if len(v) != n:  # type: ignore[arg-type]
+                    raise _bad(where, f"has {len(v)} entries for {n} ids")  # type: ignore[arg-type]
+                out[key] = list(v)  # type: ignore[arg-type]
+            else:
+                out[key] = matrix(v, n, where)
+        return out
     return {"default": matrix(vectors, n, "vectors")}
 
 
@@ -524,9 +583,110 @@ def _text_source_message(value: object, where: str) -> coll_pb.TextSource:
     )
 
 
+_BINARY_METHODS = {
+    "threshold": coll_pb.BinaryQuantization.THRESHOLD,
+    "recurrent_residual": coll_pb.BinaryQuantization.RECURRENT_RESIDUAL,
+}
+_BINARY_METHOD_NAMES = {v: k for k, v in _BINARY_METHODS.items()}
+_QUERY_MODES = {
+    "": coll_pb.QuantizationParams.QUERY_MODE_UNSPECIFIED,
+    "symmetric": coll_pb.QuantizationParams.SYMMETRIC,
+    "asymmetric": coll_pb.QuantizationParams.ASYMMETRIC,
+}
+_QUERY_MODE_NAMES = {v: k for k, v in _QUERY_MODES.items()}
+
+
+def _quantization_message(q: object, where: str) -> coll_pb.QuantizationParams:
+    if not isinstance(q, models.QuantizationParams):
+        raise _bad(where, f"must be a QuantizationParams, got {type(q).__name__}")
+    if not isinstance(q.oversampling, (int, float)) or not (
+        q.oversampling == 0 or 1 <= q.oversampling <= 100
+    ):
+        raise _bad(f"{where}.oversampling", f"must be 0 (default) or in [1, 100], got {q.oversampling!r}")
+    msg = coll_pb.QuantizationParams(
+        oversampling=float(q.oversampling),
+        rescore=bool(q.rescore),
+        query_mode=_choice(q.query_mode, _QUERY_MODES, f"{where}.query_mode"),
+    )
+    if q.method == "int8":
+        msg.int8.SetInParent()
+    elif q.method == "binary":
+        msg.binary.bits = uint32(q.bits, f"{where}.bits")
+        msg.binary.method = _choice(q.binary_method, _BINARY_METHODS, f"{where}.binary_method")
+    else:
+        raise _bad(f"{where}.method", f"must be 'binary' or 'int8', got {q.method!r}")
+    return msg
+
+
+def _quantization_params(msg: coll_pb.QuantizationParams) -> models.QuantizationParams:
+    method = msg.WhichOneof("method") or "binary"
+    return models.QuantizationParams(
+        method=method,
+        bits=msg.binary.bits if method == "binary" else 8,
+        binary_method=_BINARY_METHOD_NAMES.get(msg.binary.method, "threshold"),
+        oversampling=msg.oversampling,
+        rescore=msg.rescore if msg.HasField("rescore") else True,
+        query_mode=_QUERY_MODE_NAMES.get(msg.query_mode, ""),
+    )
+
+
+def _hnsw_message(h: models.HnswParams, where: str) -> coll_pb.HnswParams:
+    return coll_pb.HnswParams(
+        m=uint32(h.m, f"{where}.m"),
+        ef_construct=uint32(h.ef_construct, f"{where}.ef_construct"),
+        ef=uint32(h.ef, f"{where}.ef"),
+    )
+
+
+def _multivector_config(name: str, params: models.MultiVectorParams, where: str) -> coll_pb.VectorFieldConfig:
+    dim = uint32(params.dim, f"{where}.dim")
+    if dim == 0 and params.text_source is None:
+        raise _bad(f"{where}.dim", "must be at least 1 (0, the model's dimension, needs a text_source)")
+    mv = coll_pb.MultiVectorParams(
+        dim=dim,
+        metric=_choice(params.metric, _METRICS, f"{where}.metric"),
+        storage_dtype=_choice(params.storage_dtype, _STORAGE, f"{where}.storage_dtype"),
+    )
+    if params.muvera is not None:
+        m, w = params.muvera, f"{where}.muvera"
+        mv.muvera.CopyFrom(coll_pb.MuveraParams(
+            reps=uint32(m.reps, f"{w}.reps"), k_sim=uint32(m.k_sim, f"{w}.k_sim"),
+            final_dim=uint32(m.final_dim, f"{w}.final_dim"), candidates=uint32(m.candidates, f"{w}.candidates"),
+        ))
+        if m.d_proj is not None:
+            mv.muvera.d_proj = uint32(m.d_proj, f"{w}.d_proj")
+        if m.seed is not None:
+            mv.muvera.seed = uint32(m.seed, f"{w}.seed")
+    if params.hnsw is not None:
+        mv.hnsw.CopyFrom(_hnsw_message(params.hnsw, f"{where}.hnsw"))
+    return coll_pb.VectorFieldConfig(name=name, multivector=mv)
+
+
+def _sparse_config(name: str, params: models.SparseParams, where: str) -> coll_pb.VectorFieldConfig:
+    modifiers = {"none": coll_pb.SparseParams.MODIFIER_UNSPECIFIED, "bm25": coll_pb.SparseParams.BM25}
+    sp = coll_pb.SparseParams(modifier=_choice(params.modifier, modifiers, f"{where}.modifier"))
+    if params.bm25 is not None:
+        b, w = params.bm25, f"{where}.bm25"
+        if not isinstance(b, models.Bm25Params):
+            raise _bad(w, f"must be a Bm25Params, got {type(b).__name__}")
+        sp.bm25.CopyFrom(coll_pb.Bm25Params(
+            k1=real(b.k1, f"{w}.k1"), b=real(b.b, f"{w}.b"), text_key=str(b.text_key),
+            lowercase=bool(b.lowercase), stopwords=str(b.stopwords), stemmer=str(b.stemmer),
+        ))
+    return coll_pb.VectorFieldConfig(name=name, sparse=sp)
+
+
 def field_config(name: str, params: object, where: str) -> coll_pb.VectorFieldConfig:
+    if isinstance(params, (models.MultiVectorParams, models.SparseParams)):
+        build = _multivector_config if isinstance(params, models.MultiVectorParams) else _sparse_config
+        config = build(name, params, where)  # type: ignore[arg-type]
+        if params.text_source is not None:
+            config.text_source.CopyFrom(_text_source_message(params.text_source, f"{where}.text_source"))
+        return config
     if not isinstance(params, models.VectorParams):
-        raise _bad(where, f"must be a VectorParams, got {type(params).__name__}")
+        raise _bad(
+            where, f"must be a VectorParams, MultiVectorParams or SparseParams, got {type(params).__name__}"
+        )
     dim = uint32(params.dim, f"{where}.dim")
     if dim == 0 and params.text_source is None:
         raise _bad(
@@ -539,14 +699,9 @@ def field_config(name: str, params: object, where: str) -> coll_pb.VectorFieldCo
         storage_dtype=_choice(params.storage_dtype, _STORAGE, f"{where}.storage_dtype"),
     )
     if params.hnsw is not None:
-        h = params.hnsw
-        dense.hnsw.CopyFrom(
-            coll_pb.HnswParams(
-                m=uint32(h.m, f"{where}.hnsw.m"),
-                ef_construct=uint32(h.ef_construct, f"{where}.hnsw.ef_construct"),
-                ef=uint32(h.ef, f"{where}.hnsw.ef"),
-            )
-        )
+        dense.hnsw.CopyFrom(_hnsw_message(params.hnsw, f"{where}.hnsw"))
+    if params.quantization is not None:
+        dense.quantization.CopyFrom(_quantization_message(params.quantization, f"{where}.quantization"))
     config = coll_pb.VectorFieldConfig(name=name, dense=dense)
     if params.text_source is not None:
         config.text_source.CopyFrom(
@@ -557,12 +712,13 @@ def field_config(name: str, params: object, where: str) -> coll_pb.VectorFieldCo
 
 def create_request(
     name: str,
-    vectors: models.VectorParams | Mapping[str, models.VectorParams],
+    vectors: models.FieldParams | Mapping[str, models.FieldParams],
     payload_indexes: Mapping[str, str] | None,
 ) -> coll_pb.CreateCollectionRequest:
-    fields = {"default": vectors} if isinstance(vectors, models.VectorParams) else vectors
+    single = (models.VectorParams, models.MultiVectorParams, models.SparseParams)
+    fields = {"default": vectors} if isinstance(vectors, single) else vectors
     if not isinstance(fields, Mapping):
-        raise _bad("vectors", "must be a VectorParams or a dict of field name -> VectorParams")
+        raise _bad("vectors", "must be field parameters or a dict of field name -> parameters")
     return coll_pb.CreateCollectionRequest(
         name=check_name(name, "name"),
         vectors=[
@@ -579,27 +735,44 @@ def create_request(
     )
 
 
-def _vector_params(cfg: coll_pb.VectorFieldConfig) -> models.VectorParams:
+def _vector_params(cfg: coll_pb.VectorFieldConfig) -> models.FieldParams:
     kind = cfg.WhichOneof("kind")
-    if kind != "dense":
-        raise Unimplemented(
-            f"vector field {cfg.name!r} is a {kind or 'unknown'} field; this SDK version "
-            "supports dense fields only"
-        )
-    d = cfg.dense
-    hnsw = (
-        models.HnswParams(d.hnsw.m, d.hnsw.ef_construct, d.hnsw.ef) if d.HasField("hnsw") else None
-    )
     text_source = None
     if cfg.HasField("text_source"):
         ts = cfg.text_source
         text_source = models.TextSource(ts.model, ts.payload_key, ts.model_hash)
+    if kind == "multivector":
+        mv, m = cfg.multivector, cfg.multivector.muvera
+        return models.MultiVectorParams(
+            dim=mv.dim,
+            metric=_METRIC_NAMES.get(mv.metric, str(mv.metric)),
+            storage_dtype=_STORAGE_NAMES.get(mv.storage_dtype, str(mv.storage_dtype)),
+            muvera=models.MuveraParams(m.reps, m.k_sim, m.d_proj, m.final_dim, m.seed, m.candidates),
+            hnsw=models.HnswParams(mv.hnsw.m, mv.hnsw.ef_construct, mv.hnsw.ef),
+            text_source=text_source,
+        )
+    if kind == "sparse":
+        sp = cfg.sparse
+        bm25 = None
+        if sp.modifier == coll_pb.SparseParams.BM25:
+            b = sp.bm25
+            bm25 = models.Bm25Params(b.k1, b.b, b.text_key, b.lowercase, b.stopwords, b.stemmer)
+        return models.SparseParams(
+            modifier="bm25" if bm25 is not None else "none", bm25=bm25, text_source=text_source
+        )
+    if kind != "dense":
+        raise Unimplemented(f"vector field {cfg.name!r} is a {kind or 'unknown'} field, unknown to this SDK version")
+    d = cfg.dense
+    hnsw = (
+        models.HnswParams(d.hnsw.m, d.hnsw.ef_construct, d.hnsw.ef) if d.HasField("hnsw") else None
+    )
     return models.VectorParams(
         dim=d.dim,
         metric=_METRIC_NAMES.get(d.metric, str(d.metric)),
         storage_dtype=_STORAGE_NAMES.get(d.storage_dtype, str(d.storage_dtype)),
         hnsw=hnsw,
         text_source=text_source,
+        quantization=_quantization_params(d.quantization) if d.HasField("quantization") else None,
     )
 
 
@@ -724,6 +897,10 @@ def server_info(msg: admin_pb.ServerInfoResponse) -> models.ServerInfo:
     )
 
 
+def field_stats(f: admin_pb.FieldStats) -> models.FieldStats:
+    return collection_stats(admin_pb.CollectionStats(fields=[f])).fields[0]
+
+
 def collection_stats(msg: admin_pb.CollectionStats) -> models.CollectionStats:
     return models.CollectionStats(
         name=msg.name,
@@ -738,6 +915,9 @@ def collection_stats(msg: admin_pb.CollectionStats) -> models.CollectionStats:
                 index_capacity=f.index_capacity,
                 ram_bytes=f.ram_bytes,
                 checkpoint_sequence=f.checkpoint_sequence,
+                vector_ram_bytes=f.vector_ram_bytes,
+                float32_bytes=f.float32_bytes,
+                codebook=json.loads(f.codebook_json) if f.codebook_json else None,
             )
             for f in msg.fields
         ],

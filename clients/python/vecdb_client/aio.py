@@ -15,13 +15,18 @@ import grpc
 import grpc.aio
 from numpy.typing import ArrayLike
 
-from vecdb_client import _ops, _transport
+from vecdb_client import _cache_ops, _ops, _transport
 from vecdb_client._transport import Timeout
 from vecdb_client.errors import VecdbError
 from vecdb_client.models import (
     CollectionInfo,
     CollectionStats,
+    Diversity,
     Encoded,
+    FieldStats,
+    Fusion,
+    Prefetch,
+    Rerank,
     ModelInfo,
     Record,
     Hits,
@@ -30,6 +35,8 @@ from vecdb_client.models import (
     UpdateResult,
     VectorParams,
 )
+from vecdb_client.models import CacheCategoryStats, CacheEntryRef, CacheLookup, CachePolicy
+
 
 __all__ = ["AsyncClient"]
 
@@ -186,6 +193,17 @@ class AsyncClient:
         42
         """
         return await self._unary(_ops.checkpoint(collection), timeout)
+
+    async def retrain_quantization(
+        self, collection: str, field: str, *, timeout: Timeout = ...
+    ) -> FieldStats:
+        """Re-train a quantized field's codebook on every stored original and rebuild its codes
+        (after a bulk load, or when the data has drifted); returns the field's new statistics.
+
+        >>> await client.retrain_quantization("docs", "embedding").codebook["trained_on"]
+        100000
+        """
+        return await self._unary(_ops.retrain_quantization(collection, field), timeout)
 
     # -- collections ------------------------------------------------------------------------------
 
@@ -366,10 +384,15 @@ class AsyncClient:
         with_vectors: bool | Sequence[str] = False,
         ef: int | None = None,
         exact: bool = False,
+        prefetch: Sequence[Prefetch] = (),
+        fusion: Fusion | str | None = None,
+        rerank: Rerank | None = None,
+        diversity: Diversity | None = None,
         timeout: Timeout = ...,
     ) -> Hits:
         """Nearest neighbours of `vector`, of the stored vector of `point`, or of `text`
         (encoded by the server with the field's model), best first; exactly one of the three.
+        Hybrid queries (prefetch, fusion, rerank, diversity) work as in `Client.query`.
 
         >>> hits = await client.query("docs", q, limit=5, with_payload=True)
         >>> hits = await client.query("notes", text="where did I park?", limit=3)
@@ -390,6 +413,10 @@ class AsyncClient:
                 with_vectors=with_vectors,
                 ef=ef,
                 exact=exact,
+                prefetch=prefetch,
+                fusion=fusion,
+                rerank=rerank,
+                diversity=diversity,
             ),
             timeout,
         )
@@ -465,3 +492,113 @@ class AsyncClient:
         ['all-MiniLM-L6-v2']
         """
         return await self._unary(_ops.list_models(), timeout)
+
+    # -- semantic cache (issue 7) -----------------------------------------------------------------
+
+    async def cache_lookup(
+        self,
+        prompt: str | None = None,
+        *,
+        vector: ArrayLike | None = None,
+        category: str = "",
+        model: str = "",
+        timeout: Timeout = ...,
+    ) -> CacheLookup:
+        """Look a prompt up in the semantic cache: its text (encoded by the server's default
+        encoder model) or a vector of that model; exactly one of the two.
+
+        category: whose policy and entries apply ("": the server's classifier picks one from the
+        policies' examples, else "default"; an unknown category uses the default policy).
+        model: the LLM the answer must come from; hits never cross models. A miss still says
+        how similar the nearest entry was (`similarity`, NaN when there is none).
+
+        >>> r = await client.cache_lookup("How do I reverse a list in Python?", category="code", model="gpt-4o")
+        >>> r.answer if r.hit else r.similarity
+        'Use xs[::-1] or xs.reverse().'
+        """
+        return await self._unary(_cache_ops.lookup(prompt, vector, category, model), timeout)
+
+    async def cache_store(
+        self,
+        prompt: str,
+        answer: str,
+        *,
+        category: str = "",
+        model: str = "",
+        metadata: dict[str, Any] | None = None,
+        vector: ArrayLike | None = None,
+        timeout: Timeout = ...,
+    ) -> CacheEntryRef:
+        """Store an LLM's answer to a prompt; durable when it returns. vector: the prompt's
+        embedding if you have it (the server's default encoder model), else the server encodes
+        the prompt. metadata: a JSON object returned on hits and matched by invalidate filters.
+
+        >>> await client.cache_store("How do I reverse a list in Python?", "Use xs[::-1].",
+        ...                    category="code", model="gpt-4o", metadata={"lang": "python"})
+        CacheEntryRef(entry_id='3f0c…', category='code')
+        """
+        return await self._unary(
+            _cache_ops.store(prompt, answer, category, model, metadata, vector), timeout
+        )
+
+    async def cache_invalidate(
+        self,
+        *,
+        entry_id: str | None = None,
+        category: str | None = None,
+        model: str | None = None,
+        filter: dict[str, Any] | None = None,
+        timeout: Timeout = ...,
+    ) -> int:
+        """Remove cache entries by exactly one selector: an entry id, a category, an LLM model,
+        or a Qdrant-style filter on the entries' metadata. Returns how many were removed.
+
+        >>> await client.cache_invalidate(filter={"must": [{"key": "lang", "match": {"value": "perl"}}]})
+        3
+        """
+        return await self._unary(_cache_ops.invalidate(entry_id, category, model, filter), timeout)
+
+    async def cache_stats(
+        self, category: str | None = None, *, timeout: Timeout = ...
+    ) -> list[CacheCategoryStats]:
+        """Per-category counters (hits, misses, near-misses, false hits, evictions, expiries),
+        sizes, effective threshold and TTL (after load adaptation) and lookup latency.
+
+        >>> [(s.category, s.hits, s.misses) for s in await client.cache_stats()]
+        [('code', 12, 40), ('default', 3, 9)]
+        """
+        return await self._unary(_cache_ops.stats(category), timeout)
+
+    async def cache_get_policy(self, category: str, *, timeout: Timeout = ...) -> CachePolicy:
+        """A category's cache policy (a category without one answers the default policy).
+
+        >>> await client.cache_get_policy("code").threshold
+        0.95
+        """
+        return await self._unary(_cache_ops.get_policy(category), timeout)
+
+    async def cache_set_policy(self, policy: CachePolicy, *, timeout: Timeout = ...) -> CachePolicy:
+        """Replace a category's cache policy as a whole; returns it as stored. A threshold
+        outside [0, 1] or a negative TTL raises InvalidArgument and changes nothing.
+
+        >>> await client.cache_set_policy(CachePolicy("prices", threshold=0.97, ttl_seconds=300,
+        ...                                     exact_match_only=True))
+        """
+        return await self._unary(_cache_ops.set_policy(policy), timeout)
+
+    async def cache_report_load(self, model: str, load: float, *, timeout: Timeout = ...) -> None:
+        """Report an LLM's current load in [0, 1]: above the policies' high watermark its
+        categories relax their thresholds and extend their TTLs, within bounds; below the low
+        watermark they revert. `cache_stats` shows the effect.
+
+        >>> await client.cache_report_load("gpt-4o", 0.93)
+        """
+        return await self._unary(_cache_ops.report_load(model, load), timeout)
+
+    async def cache_report_false_hit(self, entry_id: str, *, timeout: Timeout = ...) -> None:
+        """Report that a hit's answer did not fit its prompt (counted as a false hit of its
+        category). An unknown entry id raises NotFound.
+
+        >>> await client.cache_report_false_hit(r.entry_id)
+        """
+        return await self._unary(_cache_ops.report_false_hit(entry_id), timeout)

@@ -8,18 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, overload
+from typing import Any, Union, overload
 
 import numpy as np
 
 __all__ = [
+    "Bm25Params",
     "CollectionInfo",
     "CollectionStats",
+    "Diversity",
     "Encoded",
+    "FieldParams",
     "FieldStats",
+    "Fusion",
     "Hits",
     "HnswParams",
     "ModelInfo",
+    "MultiVectorParams",
+    "MuveraParams",
+    "Prefetch",
+    "QuantizationParams",
+    "QueryTarget",
+    "Rerank",
+    "SparseParams",
     "Payload",
     "PointId",
     "Record",
@@ -81,6 +92,27 @@ class HnswParams:
 
 
 @dataclass(frozen=True)
+class QuantizationParams:
+    """Compact codes in the server's memory instead of float vectors; the originals stay on disk.
+
+    method: "binary" (`bits` 1-4 per dimension) or "int8". binary_method: "threshold" (each
+    dimension centred on the collection mean, cut into 2**bits levels) or "recurrent_residual"
+    (BEBR bit-planes over the residual, one scale per plane). oversampling: a query draws
+    ceil(limit x oversampling) candidates from the codes; rescore: they are rescored exactly from
+    the stored originals. query_mode: "symmetric" | "asymmetric" | "" (the server's default).
+
+    >>> VectorParams(384, quantization=QuantizationParams("binary", bits=2))
+    """
+
+    method: str = "binary"
+    bits: int = 1
+    binary_method: str = "threshold"
+    oversampling: float = 0.0
+    rescore: bool = True
+    query_mode: str = ""
+
+
+@dataclass(frozen=True)
 class TextSource:
     """Where a field's vectors come from when the server computes them from text.
 
@@ -108,6 +140,7 @@ class VectorParams:
     hnsw: graph parameters; None for the server defaults.
     text_source: the server computes the field's vectors from text with this encoder model
     (None: the client sends vectors). With a text source `dim` may be 0: the model's dimension.
+    quantization: keep compact codes in memory instead of floats (None: floats).
 
     >>> VectorParams(384, metric="cosine", hnsw=HnswParams(m=32))
     >>> VectorParams(text_source=TextSource("all-MiniLM-L6-v2"))  # dim: the model's
@@ -118,6 +151,78 @@ class VectorParams:
     storage_dtype: str = "float32"
     hnsw: HnswParams | None = None
     text_source: TextSource | None = None
+    quantization: QuantizationParams | None = None
+
+
+@dataclass(frozen=True)
+class MuveraParams:
+    """MUVERA encodings of a multi-vector field (0 / None: the server default).
+
+    reps: repetitions (20); k_sim: hyperplanes per repetition, 2**k_sim buckets (5); d_proj:
+    inner projection per bucket (16; 0 = none); final_dim: final projection (0 = none);
+    seed: shared by documents and queries (42); candidates: encoding candidates reranked by
+    exact MaxSim (100).
+    """
+
+    reps: int = 0
+    k_sim: int = 0
+    d_proj: int | None = None
+    final_dim: int = 0
+    seed: int | None = None
+    candidates: int = 0
+
+
+@dataclass(frozen=True)
+class MultiVectorParams:
+    """A multi-vector (late interaction) field: token vectors per point, scored by MaxSim.
+
+    metric: "dot" | "cosine". storage_dtype: "float16" (default) | "float32". With a
+    text_source the server fills it with the model's per-token vectors (dim 0: the model's).
+
+    >>> MultiVectorParams(text_source=TextSource("all-MiniLM-L6-v2"))
+    """
+
+    dim: int = 0
+    metric: str = "dot"
+    storage_dtype: str = "float16"
+    muvera: MuveraParams | None = None
+    hnsw: HnswParams | None = None
+    text_source: TextSource | None = None
+
+
+@dataclass(frozen=True)
+class Bm25Params:
+    """BM25 over each point's text (its own `text`, or the payload key `text_key`).
+
+    stopwords / stemmer: "english" or "" for none.
+    """
+
+    k1: float = 1.2
+    b: float = 0.75
+    text_key: str = ""
+    lowercase: bool = True
+    stopwords: str = "english"
+    stemmer: str = "english"
+
+
+@dataclass(frozen=True)
+class SparseParams:
+    """A sparse field: term ids and weights, scored by dot product.
+
+    modifier "none": weights from the client (`SparseVector`) or, with a text_source, from a
+    SPLADE model; "bm25": computed by the server from text (see `bm25`); query it with `text=`.
+
+    >>> SparseParams(modifier="bm25")
+    >>> SparseParams(text_source=TextSource("splade"))
+    """
+
+    modifier: str = "none"
+    bm25: Bm25Params | None = None
+    text_source: TextSource | None = None
+
+
+FieldParams = Union[VectorParams, MultiVectorParams, SparseParams]
+"""The parameters of any kind of vector field."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +235,7 @@ class CollectionInfo:
     """
 
     name: str
-    vectors: dict[str, VectorParams]
+    vectors: dict[str, FieldParams]
     payload_indexes: dict[str, str]
     points_count: int
     sequence: int
@@ -247,6 +352,72 @@ class SparseVector(_ArrayEq):
     values: np.ndarray
 
 
+QueryTarget = Union[np.ndarray, Sequence[float], SparseVector, dict]
+"""What a query stage searches with: a dense vector (dim,), token vectors (n, dim) for a
+multi-vector field, or a SparseVector / {term id: weight} dict for a sparse field."""
+
+
+@dataclass(frozen=True, eq=False)
+class Prefetch(_ArrayEq):
+    """One stage of a hybrid query: a search of one field, or nested stages fused.
+
+    Give one of `vector`, `text` (encoded by the field's model; a BM25 field analyzes it) or
+    `point` (that point's stored vector), or nested `prefetch` stages (then `vector`/`text`
+    optionally rescores their fused candidates). limit: candidates the stage contributes
+    (0: 100). filter: on top of the query's filter.
+
+    >>> Prefetch(using="dense", text="red fox", limit=50)
+    >>> Prefetch(using="bm25", text="red fox")
+    """
+
+    using: str = ""
+    vector: Any = None
+    text: str | None = None
+    point: int | str | None = None
+    filter: dict[str, Any] | None = None
+    limit: int = 0
+    score_threshold: float | None = None
+    ef: int | None = None
+    exact: bool = False
+    prefetch: Sequence[Prefetch] = ()
+    fusion: Fusion | str | None = None
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How stages' candidates merge: "rrf" (k, weights), "dbsf" or "weighted" (weights)."""
+
+    method: str = "rrf"
+    k: int = 60
+    weights: Sequence[float] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Rerank(_ArrayEq):
+    """Rescore the fused candidates exactly with one field (MaxSim for a multi-vector field).
+
+    >>> Rerank(using="colbert", text="red fox")
+    """
+
+    using: str = ""
+    vector: Any = None
+    text: str | None = None
+    point: int | str | None = None
+
+
+@dataclass(frozen=True)
+class Diversity:
+    """Pick the results for relevance and variety: method "mmr" or "coverage"; lambda_ 1.0 is
+    relevance only (the plain top-k), lower adds variety; using: the dense field whose vectors
+    measure similarity; candidates: without prefetch, how many the plain query draws (0: 10 x
+    limit)."""
+
+    method: str = "mmr"
+    lambda_: float = 0.5
+    using: str = ""
+    candidates: int = 0
+
+
 @dataclass(frozen=True, eq=False)
 class Encoded(_ArrayEq):
     """One text encoded by the server's encoder (`Client.encode`).
@@ -311,7 +482,12 @@ class ServerInfo:
 
 @dataclass(frozen=True)
 class FieldStats:
-    """Index statistics of one vector field."""
+    """Index statistics of one vector field.
+
+    ram_bytes: vector data + graph in the server's memory; vector_ram_bytes: the vector data
+    alone (codes, for a quantized field); float32_bytes: the same vectors as float32.
+    codebook: a quantized field's codebook (method, bits, trained_on, ...).
+    """
 
     name: str
     kind: str
@@ -319,6 +495,9 @@ class FieldStats:
     index_capacity: int
     ram_bytes: int
     checkpoint_sequence: int
+    vector_ram_bytes: int = 0
+    float32_bytes: int = 0
+    codebook: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -330,3 +509,124 @@ class CollectionStats:
     sequence: int
     disk_bytes: int
     fields: list[FieldStats]
+
+
+# -- semantic cache (issue 7) ---------------------------------------------------------------------
+
+__all__ += [
+    "CacheCategoryStats",
+    "CacheEntryRef",
+    "CacheLoadAdaptation",
+    "CacheLookup",
+    "CachePolicy",
+]
+
+
+@dataclass(frozen=True)
+class CacheLookup:
+    """The answer of `cache_lookup`.
+
+    hit: a stored answer matched. category: the category used (the server's classifier picks
+    one when the call named none). similarity: cosine similarity, on a hit the entry's, on a
+    miss the nearest entry's (NaN when the category holds no entry for the model). answer: the
+    stored answer on a hit, None on a miss. entry_id: the entry (on a miss the nearest one, ""
+    when none). age_seconds: how old the hit is. metadata: the entry's metadata on a hit.
+    threshold: the effective threshold used (after load adaptation). near_miss: a miss whose
+    nearest entry was within the policy's near_miss_margin of the threshold.
+
+    >>> r = client.cache_lookup("how do I reverse a list in python?", category="code", model="gpt-4o")
+    >>> (r.hit, r.answer if r.hit else round(r.similarity, 3))
+    (True, 'Use reversed(xs) or xs[::-1].')
+    """
+
+    hit: bool
+    category: str
+    similarity: float
+    answer: str | None = None
+    entry_id: str = ""
+    age_seconds: float = 0.0
+    metadata: dict[str, Any] | None = None
+    threshold: float = 0.0
+    near_miss: bool = False
+
+
+@dataclass(frozen=True)
+class CacheEntryRef:
+    """A stored cache entry: its id (for invalidate / report_false_hit) and its category."""
+
+    entry_id: str
+    category: str
+
+
+@dataclass(frozen=True)
+class CacheCategoryStats:
+    """One cache category's counters (since the server started), sizes and effective policy.
+
+    threshold / ttl_seconds: effective, after load adaptation; base_threshold /
+    base_ttl_seconds: the policy's. adaptation_level: 0 none, n relaxed by n steps.
+    near_misses: misses within the policy's near_miss_margin of the threshold. bytes: prompt +
+    answer + metadata bytes stored. lookup_p50_ms / lookup_p99_ms: recent lookup latency inside
+    the cache (NaN before the first lookup). invalidations: entries removed by invalidate.
+    """
+
+    category: str
+    entries: int
+    bytes: int
+    hits: int
+    misses: int
+    near_misses: int
+    false_hits: int
+    evictions: int
+    expiries: int
+    threshold: float
+    ttl_seconds: float
+    base_threshold: float
+    base_ttl_seconds: float
+    adaptation_level: int
+    lookup_p50_ms: float
+    lookup_p99_ms: float
+    invalidations: int = 0
+
+
+@dataclass(frozen=True)
+class CacheLoadAdaptation:
+    """How a cache category follows its LLM's reported load (`cache_report_load`).
+
+    Each report above high_watermark relaxes the threshold by threshold_step, never more than
+    max_threshold_relax below the policy's, and grows the TTL multiplier by ttl_factor_step up to
+    max_ttl_factor; a report below low_watermark reverts.
+    """
+
+    high_watermark: float = 0.85
+    low_watermark: float = 0.6
+    threshold_step: float = 0.02
+    max_threshold_relax: float = 0.06
+    ttl_factor_step: float = 0.5
+    max_ttl_factor: float = 3.0
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """A cache category's policy (`cache_get_policy` / `cache_set_policy`).
+
+    threshold: cosine similarity in [0, 1] a hit needs. ttl_seconds: entry lifetime, 0 never
+    expires. max_entries / max_bytes: quota (0: none), LRU-evicted within the category only.
+    exact_match_only: hits only for the same normalized prompt text. enabled: a disabled
+    category never hits. near_miss_margin: misses this close to the threshold count as
+    near-misses. examples: labelled example prompts that route unlabelled lookups to this
+    category. adaptation: load-adaptive relaxation bounds.
+
+    >>> client.cache_set_policy(CachePolicy("code", threshold=0.95, ttl_seconds=30 * 86400,
+    ...                                     examples=("how do I sort a dict in python?",)))
+    """
+
+    category: str
+    threshold: float = 0.92
+    ttl_seconds: float = 86400.0
+    max_entries: int = 0
+    max_bytes: int = 0
+    exact_match_only: bool = False
+    enabled: bool = True
+    near_miss_margin: float = 0.05
+    examples: tuple[str, ...] = ()
+    adaptation: CacheLoadAdaptation = field(default_factory=CacheLoadAdaptation)
