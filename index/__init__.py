@@ -18,10 +18,10 @@ from vecdb.index.flat import FlatIndex, FlatIndexConfig
 from vecdb.index.fusion import FUSION_METHODS, NORMALIZATIONS, Ranking, dbsf, fuse, rrf, weighted
 from vecdb.index.hnsw import HnswIndex, HnswIndexConfig
 from vecdb.index.locking import RWLock
-from vecdb.index.quantization import Codebook, QuantizerConfig
-from vecdb.index.quantized import QuantizedIndex, QuantizedIndexConfig
 from vecdb.index.multivector import MultiVectorIndex, MultiVectorIndexConfig
 from vecdb.index.muvera import FdeConfig, FdeEncoder
+from vecdb.index.quantization import Codebook, QuantizerConfig
+from vecdb.index.quantized import QuantizedIndex, QuantizedIndexConfig
 from vecdb.index.registry import INDEX_TYPES, create_index
 from vecdb.index.sparse import SparseIndex, SparseIndexConfig, SparseRow, as_sparse_row
 
@@ -29,9 +29,14 @@ __all__ = [
     "FUSION_METHODS",
     "INDEX_TYPES",
     "MISSING_ID",
+    "NORMALIZATIONS",
+    "Analyzer",
+    "AnalyzerConfig",
+    "Bm25Config",
+    "Bm25Index",
+    "Codebook",
     "FdeConfig",
     "FdeEncoder",
-    "NORMALIZATIONS",
     "FlatIndex",
     "FlatIndexConfig",
     "HnswIndex",
@@ -39,14 +44,17 @@ __all__ = [
     "IndexLoadError",
     "MultiVectorIndex",
     "MultiVectorIndexConfig",
-    "Codebook",
     "Neighbors",
     "QuantizedIndex",
     "QuantizedIndexConfig",
     "QuantizerConfig",
     "RWLock",
     "Ranking",
+    "SparseIndex",
+    "SparseIndexConfig",
+    "SparseRow",
     "VectorIndex",
+    "as_sparse_row",
     "coverage_objective",
     "coverage_select",
     "create_index",
@@ -55,12 +63,4 @@ __all__ = [
     "mmr",
     "rrf",
     "weighted",
-    "Analyzer",
-    "AnalyzerConfig",
-    "Bm25Config",
-    "Bm25Index",
-    "SparseIndex",
-    "SparseIndexConfig",
-    "SparseRow",
-    "as_sparse_row",
 ]

@@ -24,6 +24,7 @@ An `Analyzer` is safe to share between threads (each thread gets its own stemmer
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ STOPWORD_LISTS: dict[str, frozenset[str]] = {"english": ENGLISH_STOPWORDS}
 _WORD = re.compile(r"\w+")
 
 
+@functools.cache
 def stemmer_languages() -> tuple[str, ...]:
     """The Snowball stemmer names PyStemmer offers (what `AnalyzerConfig.stemmer` accepts)."""
     import Stemmer
@@ -122,7 +124,10 @@ class AnalyzerConfig:
 class Analyzer:
     """Turns text into the list of terms a BM25 field indexes or a BM25 query looks up."""
 
-    def __init__(self, config: AnalyzerConfig = AnalyzerConfig()) -> None:
+    def __init__(self, config: AnalyzerConfig | None = None) -> None:
+        """`config` None means `AnalyzerConfig()` (English stop words and stemming)."""
+        if config is None:
+            config = AnalyzerConfig()
         if not isinstance(config, AnalyzerConfig):
             raise TypeError(f"Analyzer takes an AnalyzerConfig, got {type(config).__name__}")
         config.validate()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from vecdb.index.analyzer import Analyzer, AnalyzerConfig
 from vecdb.index.base import IndexLoadError, as_ids, check_k
 from vecdb.index.sparse import (
@@ -172,7 +173,7 @@ class Bm25Index(_InvertedBase):
         allowed_ids = None if allowed is None else as_ids(allowed)
         with self._lock.read():
             qterms, qw = self._query_terms(toks)
-            return self._search_terms(qterms, qw, k, allowed_ids)
+            return self._search_terms(qterms, qw, k, self._allowed_slots(allowed_ids))
 
     def search_batch(
         self, queries: Sequence[str], k: int, *, allowed: np.ndarray | None = None
@@ -184,10 +185,11 @@ class Bm25Index(_InvertedBase):
         k = check_k(k)
         allowed_ids = None if allowed is None else as_ids(allowed)
         with self._lock.read():
+            slots = self._allowed_slots(allowed_ids)
             out = []
             for toks in tokens:
                 qterms, qw = self._query_terms(toks)
-                out.append(self._search_terms(qterms, qw, k, allowed_ids))
+                out.append(self._search_terms(qterms, qw, k, slots))
             return out
 
     def scores(self, query: str, ids: np.ndarray) -> np.ndarray:
@@ -313,15 +315,13 @@ class Bm25Index(_InvertedBase):
         n = len(self._slot_of)
         return np.array([_idf64(n, int(d)) for d in self._df[terms].tolist()], dtype=np.float32)
 
-    def _run_scores(self, seg: _Segment, pos: np.ndarray) -> list[np.ndarray]:
+    def _posting_scores(self, seg: _Segment, pos: np.ndarray) -> np.ndarray:
         version = self._version
         if seg.stamp is None or bool((seg.stamp[pos] != version).any()):
             with self._build_lock:
                 self._fill_cache(seg, pos, version)
-        cache = seg.cache
-        assert cache is not None
-        starts, stops = seg.starts[pos].tolist(), seg.starts[pos + 1].tolist()
-        return [cache[s:e] for s, e in zip(starts, stops)]
+        assert seg.cache is not None
+        return seg.cache
 
     def _fill_cache(self, seg: _Segment, pos: np.ndarray, version: int) -> None:
         if seg.cache is None or seg.stamp is None:

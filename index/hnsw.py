@@ -44,8 +44,6 @@ _SPACES: dict[Metric, str] = {Metric.COSINE: "cosine", Metric.DOT: "ip", Metric.
 # (size_t); mult (double); ef_construction (size_t). Checked before hnswlib reads the file so
 # that a corrupt header yields IndexLoadError instead of a huge allocation or a crash.
 _HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")
-# Labels probed per get_items call when recovering which points of a loaded file are deleted.
-_PROBE_CHUNK = 4096
 # Rough C++ bytes per slot (link-list pointer, level, per-element mutex) and per label-map entry,
 # and Python bytes per id held in the live/removed sets.
 _SLOT_OVERHEAD_BYTES = 8 + 4 + 40
@@ -375,7 +373,7 @@ class HnswIndex:
         config = _check_config(config)
         metric = Metric(metric)
         path = Path(path)
-        count = _check_header(path, int(dim))
+        count, per_element, label_offset = _check_header(path, int(dim))
         graph = hnswlib.Index(space=_SPACES[metric], dim=int(dim))
         try:
             graph.load_index(
@@ -385,8 +383,7 @@ class HnswIndex:
             )
         except (RuntimeError, MemoryError, OSError, ValueError) as exc:
             raise IndexLoadError(path, f"hnswlib could not read it ({exc})") from exc
-        labels = np.asarray(graph.get_ids_list(), dtype=np.uint64)
-        deleted = _deleted_labels(graph, labels)
+        labels, deleted = _labels_in_file(path, count, per_element, label_offset)
         index = cls.__new__(cls)
         live = set(labels.tolist())
         live.difference_update(deleted)
@@ -402,8 +399,9 @@ def _check_config(config: HnswIndexConfig | None) -> HnswIndexConfig:
     return config
 
 
-def _check_header(path: Path, dim: int) -> int:
-    """Validate hnswlib's header against `dim` and the file size; the stored point count."""
+def _check_header(path: Path, dim: int) -> tuple[int, int, int]:
+    """Validate hnswlib's header against `dim` and the file size; (stored point count, bytes
+    per layer-0 element, offset of the label within an element)."""
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -429,23 +427,18 @@ def _check_header(path: Path, dim: int) -> int:
     for bad, reason in problems:
         if bad:
             raise IndexLoadError(path, reason)
-    return int(count)
+    return int(count), int(per_element), int(label_offset)
 
 
-def _deleted_labels(graph: hnswlib.Index, labels: np.ndarray) -> list[int]:
-    """Labels of `graph` that are marked deleted, found through get_items (which rejects them)."""
-
-    def probe(part: np.ndarray) -> list[int]:
-        try:
-            graph.get_items(part, return_type="numpy")
-            return []
-        except RuntimeError:
-            if part.size == 1:
-                return [int(part[0])]
-            mid = part.size // 2
-            return probe(part[:mid]) + probe(part[mid:])
-
-    deleted: list[int] = []
-    for start in range(0, labels.size, _PROBE_CHUNK):
-        deleted.extend(probe(labels[start : start + _PROBE_CHUNK]))
-    return deleted
+def _labels_in_file(path: Path, count: int, per_element: int, label_offset: int) -> tuple[np.ndarray, list[int]]:
+    """Every label of a saved graph and those marked deleted, read straight from hnswlib's
+    layer-0 block: each element starts with its link-list header, whose third byte holds the
+    delete mark (bit 0), and ends with its 8-byte label. Milliseconds for a million points,
+    where asking hnswlib for each vector took seconds."""
+    if count == 0:
+        return np.empty(0, dtype=np.uint64), []
+    blocks = np.memmap(path, np.uint8, mode="r", offset=_HNSW_HEADER.size, shape=(count, per_element))
+    deleted_mask = (np.asarray(blocks[:, 2]) & 1).astype(bool)
+    labels = np.ascontiguousarray(blocks[:, label_offset:label_offset + 8]).view("<u8").ravel().astype(np.uint64)
+    del blocks
+    return labels, labels[deleted_mask].tolist()

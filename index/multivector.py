@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from vecdb.index.base import MISSING_ID, IndexLoadError, Neighbors, as_ids, check_k
 from vecdb.index.hnsw import HnswIndex, HnswIndexConfig
 from vecdb.index.locking import RWLock
@@ -119,7 +120,7 @@ class MultiVectorIndexConfig:
         """The HnswIndexConfig of the FDE graph."""
         return HnswIndexConfig(
             m=self.m, ef_construct=self.ef_construct, ef=self.ef, num_threads=self.num_threads,
-            max_exact_candidates=0, kernel_device="cpu",
+            max_exact_candidates=0, kernel_device="cpu", initial_capacity=64,
         )
 
 
@@ -285,6 +286,9 @@ class MultiVectorIndex:
         n_cand = self.config.candidates if candidates is None else check_k(candidates)
         n_cand = max(n_cand, k)
         allowed_ids = None if allowed is None else as_ids(allowed)
+        fdes: np.ndarray | None = None
+        if not exact and len(self._slot_of) > self.config.exhaustive_max:  # likely the graph path
+            fdes = np.stack([self.encoder.query(q) for q in qs])
         with self._lock.read():
             if allowed_ids is None:
                 exhaustive = exact or len(self._slot_of) <= self.config.exhaustive_max
@@ -297,7 +301,8 @@ class MultiVectorIndex:
             if exhaustive:
                 rows = [self._exhaustive(q, k, slots) for q in qs]
             else:
-                fdes = np.stack([self.encoder.query(q) for q in qs])
+                if fdes is None:
+                    fdes = np.stack([self.encoder.query(q) for q in qs])
                 found = self._graph.search(fdes, n_cand, allowed=allowed_ids)
                 rows = [self._rerank_slots(q, self._slots_of(found.row(i)[0]), k) for i, q in enumerate(qs)]
         return _pack(rows, k)

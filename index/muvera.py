@@ -120,8 +120,8 @@ class FdeEncoder:
         self.config = config
         rng = np.random.default_rng(config.seed)
         reps, k, b = config.reps, config.k_sim, config.buckets
-        # Every matrix is drawn even when unused so that changing one parameter never reshuffles
-        # the others' randomness... except its own shape; order: hyperplanes, inner, final.
+        # Drawn in a fixed order (hyperplanes, inner projection, final projection), each only when
+        # used: the matrices, hence every FDE, are a function of (dim, config) alone.
         self._hyperplanes = rng.standard_normal((self.dim, reps * k)).astype(np.float32)
         self._width = config.d_proj or self.dim
         if config.d_proj:

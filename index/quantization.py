@@ -15,6 +15,13 @@ a final exact rescoring). Three kinds, chosen by `QuantizerConfig`:
   Decoding: mean + sum_p s_p * (2 bit_p - 1). At 1 bit it equals threshold codes.
 * **int8**: per-dimension scalar quantization to 256 levels between clipping quantiles.
 
+Binary codes may add a small learned transform (`transform="itq"`): an orthogonal rotation of
+the centred vectors trained on the collection's own vectors by iterative quantization (ITQ:
+alternate sign codes and the orthogonal Procrustes fit, CPU seconds), so that the sign planes
+lose less. Codes are then made in the rotated space and decoded back through the rotation,
+which keeps the decode linear in the bits (query tables use the rotated query). Measured in
+docs/benchmarks.md: it helps low-dimensional GloVe, not MiniLM, so it is off by default.
+
 Binary codes use the bit-plane layout of `vecdb.kernels.codes` (plane 0 first). In both binary
 kinds plane 0 is the sign of the centred vector, so its first ceil(dim / 8) bytes are a 1-bit
 code for Hamming prefilters and binary graphs (`sign_plane`; int8 derives it from its levels).
@@ -34,6 +41,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
 from vecdb.kernels.codes import (
     build_plane_lut,
     code_bytes,
@@ -42,13 +50,19 @@ from vecdb.kernels.codes import (
     pack_codes,
 )
 
-__all__ = ["BINARY_METHODS", "METHODS", "Codebook", "QuantizerConfig"]
+__all__ = ["BINARY_METHODS", "METHODS", "TRANSFORMS", "Codebook", "QuantizerConfig"]
 
 METHODS = ("binary", "int8")
 """Quantization kinds: binary codes of 1..4 bits per dimension, or int8 scalar quantization."""
 
 BINARY_METHODS = ("threshold", "recurrent_residual")
 """How binary codes of more than one bit are made (see the module docstring)."""
+
+TRANSFORMS = ("none", "itq")
+"""Learned transforms of binary codes: none, or an ITQ rotation (see the module docstring)."""
+
+_ITQ_ROWS = 10_000
+_ITQ_ITERATIONS = 30
 
 _FIT_ROWS = 20_000
 """Rows of the training sample used to fit per-dimension steps (the mean uses every row)."""
@@ -75,12 +89,15 @@ class QuantizerConfig:
         sign planes of successive residuals with per-plane scales); identical at 1 bit.
     clip_quantile: int8 clips each dimension to its [q, 1 - q] quantiles before cutting it into
         256 levels (0 means min/max); outliers would otherwise stretch the step of every level.
+    transform: "none" or "itq" (binary only): a learned orthogonal rotation applied before
+        binarizing (see the module docstring).
     """
 
     method: str = "binary"
     bits: int = 1
     binary_method: str = "threshold"
     clip_quantile: float = 0.0005
+    transform: str = "none"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -97,6 +114,10 @@ class QuantizerConfig:
             )
         if not 0.0 <= float(self.clip_quantile) < 0.5:
             raise ValueError(f"clip_quantile must lie in [0, 0.5), got {self.clip_quantile}")
+        if self.transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {list(TRANSFORMS)}, got {self.transform!r}")
+        if self.transform != "none" and self.method != "binary":
+            raise ValueError(f"transform {self.transform!r} applies to binary codes, not {self.method}")
 
     @property
     def code_bits(self) -> int:
@@ -108,7 +129,8 @@ class QuantizerConfig:
         """Short name, e.g. "binary-2-threshold" or "int8"."""
         if self.method == "int8":
             return "int8"
-        return f"binary-{self.bits}-{self.binary_method}"
+        suffix = "" if self.transform == "none" else f"-{self.transform}"
+        return f"binary-{self.bits}-{self.binary_method}{suffix}"
 
 
 class Codebook:
@@ -129,7 +151,8 @@ class Codebook:
         self.mean: np.ndarray | None = None
         self.offset: np.ndarray | None = None
         self.weights: np.ndarray | None = None  # binary: (bits, dim)
-        self.step: np.ndarray | None = None  # int8: (dim,)
+        self.step: np.ndarray | None = None  # int8 and threshold: (dim,)
+        self.rotation: np.ndarray | None = None  # transform="itq": (dim, dim), z = x_c @ R
         self.trained_on = 0
 
     # -- shape -------------------------------------------------------------------------------
@@ -161,12 +184,18 @@ class Codebook:
         rng = np.random.default_rng(0)
         sub = x if x.shape[0] <= _FIT_ROWS else x[np.sort(rng.choice(x.shape[0], _FIT_ROWS, False))]
         centred = sub.astype(np.float64) - mean
+        base = mean
+        self.rotation = None
+        if self.config.transform == "itq":
+            self.rotation = _itq_rotation(centred)
+            centred = centred @ self.rotation
+            base = np.zeros(self.dim)  # offsets live in the rotated, centred space
         if self.config.method == "int8":
             self._fit_int8(sub.astype(np.float64))
         elif self.config.binary_method == "recurrent_residual":
-            self._fit_recurrent(centred, mean)
+            self._fit_recurrent(centred, base)
         else:
-            self._fit_threshold(centred, mean)
+            self._fit_threshold(centred, base)
         self.mean = mean
         self.trained_on = int(x.shape[0])
         return self
@@ -235,6 +264,8 @@ class Codebook:
             assert self.step is not None
             return np.clip(np.rint((x - self.offset) / self.step), 0, 255).astype(np.uint8)
         centred = x - self.mean
+        if self.rotation is not None:
+            centred = centred @ self.rotation
         bits = self.config.bits
         if self.config.binary_method == "threshold":
             assert self.step is not None
@@ -260,7 +291,11 @@ class Codebook:
             assert self.step is not None
             return (self.offset + self.step * c.astype(np.float64)).astype(np.float32)
         assert self.weights is not None
-        return decode_planes(c, self.dim, self.weights, self.offset)
+        if self.rotation is None:
+            return decode_planes(c, self.dim, self.weights, self.offset)
+        assert self.mean is not None
+        z = decode_planes(c, self.dim, self.weights, self.offset).astype(np.float64)
+        return (self.mean + z @ self.rotation.T).astype(np.float32)
 
     def sign_plane(self, codes: np.ndarray) -> np.ndarray:
         """(n, ceil(dim / 8)) uint8 1-bit codes of sign(x - mean), for Hamming candidates."""
@@ -276,6 +311,8 @@ class Codebook:
         self._require_fitted()
         assert self.mean is not None
         q = _as_matrix(queries, self.dim, "queries")
+        if self.rotation is not None:
+            return pack_bits((q - self.mean) @ self.rotation > 0)
         return pack_bits(q > self.mean)
 
     def sq_norms(self, codes: np.ndarray) -> np.ndarray:
@@ -301,7 +338,13 @@ class Codebook:
             values = self.offset[:, None] + self.step[:, None] * np.arange(256.0)[None, :]
             return (q[:, :, None] * values[None, :, :]).astype(np.float32)
         assert self.weights is not None
-        return build_plane_lut(q, self.weights, self.offset)
+        if self.rotation is None:
+            return build_plane_lut(q, self.weights, self.offset)
+        # q . (mean + z R^T) = q . mean + (q R) . z
+        assert self.mean is not None
+        lut = build_plane_lut(q @ self.rotation, self.weights, self.offset).astype(np.float64)
+        lut[:, 0, :] += (q @ self.mean)[:, None]
+        return lut.astype(np.float32)
 
     def int8_scores(self, queries: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """(q, n) float32 query . decode(code) for int8 codes by blocked float32 matmul."""
@@ -329,7 +372,7 @@ class Codebook:
         out: dict[str, np.ndarray] = {
             "codebook_meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
         }
-        for name in ("mean", "offset", "weights", "step"):
+        for name in ("mean", "offset", "weights", "step", "rotation"):
             value = getattr(self, name)
             if value is not None:
                 out[f"codebook_{name}"] = np.asarray(value, dtype=np.float64)
@@ -352,6 +395,8 @@ class Codebook:
             shapes["weights"] = (bits, dim)
             if book.config.binary_method == "threshold":
                 shapes["step"] = (dim,)
+            if book.config.transform == "itq":
+                shapes["rotation"] = (dim, dim)
         for name, shape in shapes.items():
             key = f"codebook_{name}"
             if key not in arrays:
@@ -380,6 +425,7 @@ class Codebook:
             "method": self.config.method,
             "bits": self.config.code_bits,
             "binary_method": self.config.binary_method if self.config.method == "binary" else None,
+            "transform": self.config.transform,
             "trained_on": self.trained_on,
             "bytes_per_code": self.nbytes,
         }
@@ -392,6 +438,21 @@ class Codebook:
                 f"{self.dim}, got {c.dtype} shape {c.shape}"
             )
         return c
+
+
+def _itq_rotation(centred: np.ndarray, seed: int = 0) -> np.ndarray:
+    """ITQ (Gong & Lazebnik): the orthogonal R minimizing |sign(X R) - X R|^2 on a sample, by
+    alternating the sign codes and an orthogonal Procrustes fit, from a random rotation."""
+    rng = np.random.default_rng(seed)
+    sample = centred
+    if sample.shape[0] > _ITQ_ROWS:
+        sample = sample[np.sort(rng.choice(sample.shape[0], _ITQ_ROWS, replace=False))]
+    rotation, _ = np.linalg.qr(rng.standard_normal((centred.shape[1], centred.shape[1])))
+    for _ in range(_ITQ_ITERATIONS):
+        signs = np.where(sample @ rotation > 0, 1.0, -1.0)
+        u, _, vt = np.linalg.svd(sample.T @ signs)
+        rotation = u @ vt
+    return rotation
 
 
 def _as_matrix(x: np.ndarray, dim: int, name: str) -> np.ndarray:

@@ -11,7 +11,8 @@ Search, per query:
    int8 derives it): an exact Hamming popcount scan over every live code (faiss's compiled scan
    through `vecdb.kernels.hamming_topk`) while the index holds at most `exact_scan_max` points,
    a faiss `IndexBinaryHNSW` graph over the sign plane above that. The pool holds
-   max(prefilter_factor x k, prefilter_min) codes;
+   max(prefilter_factor x k, prefilter_min) codes. Below `prefilter_min_dim` dimensions (128)
+   a sign code has too few bits to rank by, and this stage is skipped: every code is scored;
 2. the pool is re-ranked by the full code: binary codes by per-query lookup tables over code
    bytes (asymmetric: float query against decoded codes, or symmetric: the query coded too), int8
    by a float32 matmul against the decoded levels; the best k are returned in the metric's
@@ -50,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from vecdb.index.base import (
     MISSING_ID,
     IndexLoadError,
@@ -81,19 +83,25 @@ _SCAN_BLOCK_ROWS = 1 << 16
 
 @dataclass(frozen=True)
 class QuantizedIndexConfig:
-    """Tuning for QuantizedIndex; the first four fields are the `QuantizerConfig`.
+    """Tuning for QuantizedIndex; the first five fields are the `QuantizerConfig`.
 
-    method, bits, binary_method, clip_quantile: what each vector becomes (see QuantizerConfig).
+    method, bits, binary_method, clip_quantile, transform: what each vector becomes (see
+        QuantizerConfig).
     query_mode: "asymmetric" (float query against decoded codes; the default: at equal bits it
         reaches the recall of symmetric scoring with half the oversampling, at the same cost,
         see docs/benchmarks.md) or "symmetric" (the query is coded too, as in BEBR's SDC).
     exact_scan_max: up to this many live points candidates come from an exact Hamming scan over
         every sign code; above it from the binary HNSW graph (built when the count first passes
-        it). Measured on 100k MiniLM vectors (docs/benchmarks.md): the scan is ~1 ms per query
-        at 100k and grows linearly, the graph ~1 ms flat but costs ~120 B/point of links and a
-        slow build, so the graph pays off only past about a million points.
+        it). Measured (docs/benchmarks.md, 2 cores, 384-d): the scan takes ~0.5 ms per query
+        at 10k-30k and ~5.7 ms at 1M; the graph ~1.1 ms, so it is faster past ~150k points,
+        but it costs ~200 B/point on top of 48 B of 1-bit codes and minutes to build. The
+        default keeps the exact scan (exact candidates, codes-only RAM) up to 1M points.
     prefilter_factor, prefilter_min: the Hamming/graph candidate pool per query is
         max(prefilter_factor * k, prefilter_min) codes, re-ranked by their full codes.
+    prefilter_min_dim: the sign-plane stage (Hamming scan or graph) is used only from this many
+        dimensions on. Below it a sign code has too few bits: Hamming distances tie massively
+        and drop true neighbours (GloVe 50-d, 4 bits: recall@10 0.77 through the prefilter,
+        0.99+ without), while codes are short enough to score all of them by LUT.
     m, ef_construct, ef: degree, build breadth and default search breadth of the binary HNSW
         graph (faiss IndexBinaryHNSW; ef is raised to the pool size when smaller).
     rebuild_dead_fraction: rebuild the graph when tombstones exceed this fraction of its nodes.
@@ -108,10 +116,12 @@ class QuantizedIndexConfig:
     bits: int = 1
     binary_method: str = "threshold"
     clip_quantile: float = 0.0005
+    transform: str = "none"
     query_mode: str = "asymmetric"
     exact_scan_max: int = 1_000_000
     prefilter_factor: int = 10
     prefilter_min: int = 256
+    prefilter_min_dim: int = 128
     m: int = 16
     ef_construct: int = 100
     ef: int = 64
@@ -131,6 +141,7 @@ class QuantizedIndexConfig:
             ("exact_scan_max", 0),
             ("prefilter_factor", 1),
             ("prefilter_min", 1),
+            ("prefilter_min_dim", 1),
             ("m", 2),
             ("ef_construct", 1),
             ("ef", 1),
@@ -158,6 +169,7 @@ class QuantizedIndexConfig:
             bits=self.bits,
             binary_method=self.binary_method,
             clip_quantile=self.clip_quantile,
+            transform=self.transform,
         )
 
 
@@ -190,7 +202,10 @@ class QuantizedIndex:
         self._dead_nodes = 0
 
     def _alloc(self, cap: int) -> None:
-        self._codes = np.zeros((cap, self._book.nbytes), dtype=np.uint8)
+        # Plane-major code storage (planes, slots, bytes per plane): plane 0 of every code is
+        # one contiguous (slots, ceil(dim / 8)) block, which the Hamming scan and the graph read
+        # without a copy; a code row is its planes side by side (`_rows`).
+        self._store = np.zeros((self._planes, cap, self._book.nbytes // self._planes), np.uint8)
         self._ids = np.full(cap, MISSING_ID, dtype=np.uint64)
         self._alive = np.zeros(cap, dtype=bool)
         self._bias = np.zeros(cap if self.metric is Metric.L2 else 0, dtype=np.float32)
@@ -259,12 +274,30 @@ class QuantizedIndex:
                     slot = self._free.pop() if self._free else self._take_fresh_slot()
                     self._slot_of[point_id] = slot
                 slots[j] = slot
-            self._codes[slots] = codes
+            planes = codes.reshape(codes.shape[0], self._planes, -1)
+            self._store[:, slots, :] = planes.transpose(1, 0, 2)
             self._ids[slots] = id_arr
             self._alive[slots] = True
             if self.metric is Metric.L2:
                 self._bias[slots] = self._book.sq_norms(codes)
             self._update_graph(slots)
+
+    @property
+    def _planes(self) -> int:
+        return self.config.bits if self.config.method == "binary" else 1
+
+    def _rows(self, slots: np.ndarray) -> np.ndarray:
+        """(len(slots), nbytes) code rows of `slots` (a copy)."""
+        if self._planes == 1:
+            return self._store[0][slots]
+        rows = self._store[:, slots, :].transpose(1, 0, 2)
+        return np.ascontiguousarray(rows).reshape(slots.size, self._book.nbytes)
+
+    def _signs(self, slots: np.ndarray) -> np.ndarray:
+        """(len(slots), ceil(dim / 8)) sign codes of `slots` (binary: plane 0 as stored)."""
+        if self.config.method == "binary":
+            return self._store[0][slots]
+        return self._book.sign_plane(self._store[0][slots])
 
     def _take_fresh_slot(self) -> int:
         slot = self._high
@@ -292,9 +325,9 @@ class QuantizedIndex:
         if slots_needed <= cap:
             return
         new_cap = max(2 * cap, slots_needed)
-        codes, ids, alive, bias = self._codes, self._ids, self._alive, self._bias
+        store, ids, alive, bias = self._store, self._ids, self._alive, self._bias
         self._alloc(new_cap)
-        self._codes[:cap] = codes
+        self._store[:, :cap] = store
         self._ids[:cap] = ids
         self._alive[:cap] = alive
         self._bias[: bias.size] = bias
@@ -314,7 +347,8 @@ class QuantizedIndex:
 
     def _update_graph(self, slots: np.ndarray) -> None:
         if self._graph is None:
-            if len(self._slot_of) > self.config.exact_scan_max:
+            if (len(self._slot_of) > self.config.exact_scan_max
+                    and self.dim >= self.config.prefilter_min_dim):
                 self._build_graph()
             return
         self._tombstone(slots)  # replaced points get a new node; their old one is dead
@@ -333,7 +367,7 @@ class QuantizedIndex:
         if slots.size == 0:
             return
         first = int(self._graph.ntotal)
-        self._graph.add(self._book.sign_plane(self._codes[slots]))
+        self._graph.add(self._signs(slots))
         self._node_slot = np.concatenate([self._node_slot, slots.astype(np.int64)])
         self._slot_node[slots] = np.arange(first, first + slots.size, dtype=np.int64)
 
@@ -394,7 +428,7 @@ class QuantizedIndex:
                     return Neighbors.empty(q.shape[0])
             kk = min(k, live)
             pool = max(self.config.prefilter_factor * kk, self.config.prefilter_min)
-            if exact or pool >= live:
+            if exact or pool >= live or self.dim < self.config.prefilter_min_dim:
                 idx, scores = self._full_scan(q, slots, kk)
             elif slots is None and self._graph is not None:
                 idx, scores = self._graph_search(q, kk, pool, ef)
@@ -428,7 +462,7 @@ class QuantizedIndex:
 
     def _score_rows(self, table: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """(1, len(slots)) raw scores of one query's table against the codes of `slots`."""
-        codes = self._codes[slots]
+        codes = self._rows(slots)
         if self.config.method == "int8":
             raw = self._book.int8_scores(table[None], codes)
         else:
@@ -448,7 +482,7 @@ class QuantizedIndex:
         running = RunningTopK(q.shape[0], k, largest)
         for start in range(0, slots.size, _SCAN_BLOCK_ROWS):
             part = slots[start : start + _SCAN_BLOCK_ROWS]
-            codes = self._codes[part]
+            codes = self._rows(part)
             if self.config.method == "int8":
                 raw = self._book.int8_scores(tables, codes)
             else:
@@ -492,22 +526,20 @@ class QuantizedIndex:
         self, q: np.ndarray, slots: np.ndarray | None, k: int, pool: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Hamming top-`pool` over the sign codes of the live (or given) slots, then re-rank."""
+        if self.config.method == "int8":  # no stored sign plane: score every code by matmul
+            return self._full_scan(q, slots, k)
         signs = self._book.query_signs(q)
-        plane = self._book.plane_bytes
         if slots is None:
             dead = self._high - len(self._slot_of)
             if dead <= max(pool, self._high // 8):
                 # Scan the slot range in place (no copy) and over-ask for the dead slots in it.
-                codes = self._codes[: self._high, :plane]
-                if self.config.method != "binary":
-                    codes = self._book.sign_plane(self._codes[: self._high])
-                found, _ = hamming_topk(signs, np.ascontiguousarray(codes), pool + dead,
+                found, _ = hamming_topk(signs, self._store[0, : self._high], pool + dead,
                                         device=self._device)
                 alive = self._alive[found]
                 cands = [row[ok][:pool] for row, ok in zip(found, alive)]
                 return self._rerank(q, cands, k)
             slots = self._live_slots()
-        sub = self._book.sign_plane(self._codes[slots])
+        sub = self._signs(slots)
         found, _ = hamming_topk(signs, sub, pool, device=self._device)
         return self._rerank(q, [slots[row] for row in found], k)
 
@@ -554,7 +586,7 @@ class QuantizedIndex:
                 slots.append(slot)
             if not slots:
                 return np.empty((0, self.dim), dtype=np.float32)
-            return self._book.decode(self._codes[np.array(slots, dtype=np.int64)])
+            return self._book.decode(self._rows(np.array(slots, dtype=np.int64)))
 
     def live_ids(self) -> np.ndarray:
         """Every id in the index, uint64, in slot order."""
@@ -580,7 +612,7 @@ class QuantizedIndex:
     @property
     def vector_ram_bytes(self) -> int:
         """Bytes of the field's vector data in RAM: the code slots (plus |x|^2 for l2)."""
-        return int(self._codes.nbytes + self._bias.nbytes)
+        return int(self._store.nbytes + self._bias.nbytes)
 
     @property
     def graph_ram_bytes(self) -> int:
@@ -614,7 +646,7 @@ class QuantizedIndex:
             meta = {"dim": self.dim, "metric": self.metric.value, "high": high,
                     "capacity": int(self._ids.size)}
             arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-            arrays["codes"] = self._codes[:high]
+            arrays["codes"] = self._rows(np.arange(high))
             arrays["ids"] = self._ids[:high]
             arrays["alive"] = self._alive[:high]
             arrays["bias"] = self._bias[:high]
@@ -712,7 +744,8 @@ class QuantizedIndex:
         if not free_ok:
             raise IndexLoadError(path, "free list does not match the dead slots")
         index._reserve(max(high, int(meta["capacity"])))
-        index._codes[:high] = codes
+        if high:
+            index._store[:, :high] = codes.reshape(high, index._planes, -1).transpose(1, 0, 2)
         index._ids[:high] = ids
         index._alive[:high] = alive
         index._bias[: bias.size] = bias

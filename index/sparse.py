@@ -19,14 +19,15 @@ Layout, all numpy (no per-term Python lists):
   of all postings), everything is rebuilt into one main segment from the live forward rows:
   amortized O(log n) work per posting added, and no search ever scans a stale term.
 
-Search is term-at-a-time and exact: the query's posting runs are cut out with `searchsorted`
-and concatenated, `np.bincount(slots, weights)` accumulates float64 scores over all slots
-(np.add.at is ~10x slower), tombstones are zeroed, and the best k are picked with
-`argpartition` over the touched slots only. A document that shares no term with the query is
-never returned. Ties at equal scores go to the smaller id, so answers are deterministic.
-MaxScore / WAND pruning was not added: with the whole accumulation in three vectorized numpy
-calls, skipping postings would need a per-posting Python loop, which costs far more than it
-saves at the sizes measured (see docs/benchmarks.md, "Sparse and BM25").
+Search is term-at-a-time and exact: the query's posting runs are cut out (`searchsorted` on the
+segment's terms, then slices or one fancy index) and concatenated, `np.bincount(slots,
+weights)` accumulates float64 scores over all slots (np.add.at is ~10x slower), tombstones are
+zeroed, and the best k are picked among the touched slots only, by bisecting a score threshold
+(np.argpartition degrades badly on the many exact ties BM25 makes). A document that shares no
+term with the query is never returned. Ties at equal scores go to the smaller id, so answers are
+deterministic. MaxScore / WAND pruning was measured out: the accumulation is under half of a
+BM25 query's time at 50k documents and pruning in numpy needs per-posting Python work (see
+docs/benchmarks.md, "Sparse and BM25").
 
 A filter (`allowed`) is exact: a selective one (at most `filter_scan_ratio` of the points)
 scores just those points from their forward rows, a broad one masks the accumulated scores.
@@ -56,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from vecdb.index.base import MISSING_ID, IndexLoadError, as_ids, check_k
 from vecdb.index.locking import RWLock
 
@@ -71,6 +73,10 @@ _VERSION = 1
 _PREAMBLE = struct.Struct("<8sII")
 _CRC = struct.Struct("<I")
 _DICT_ENTRY_BYTES = 64  # Python-side bytes per id -> slot dict entry
+# Up to _SLICE_RUNS posting runs, or runs averaging _LONG_RUN postings, are cut out as slices;
+# otherwise one fancy index gathers them all (measured on BM25 and SPLADE queries).
+_SLICE_RUNS = 8
+_LONG_RUN = 512
 
 
 @dataclass(frozen=True)
@@ -233,7 +239,7 @@ class _View:
 class _InvertedBase:
     """Slots, forward rows, segments, locking, top-k and persistence shared by both indexes.
 
-    Subclasses define how a posting's stored value becomes a score (`_run_scores`,
+    Subclasses define how a posting's stored value becomes a score (`_posting_scores`,
     `_row_scores`) and hook into writes (`_on_rows_added`, `_on_rows_dropped`).
     """
 
@@ -293,7 +299,8 @@ class _InvertedBase:
         self._maybe_rebuild_now()
 
     def _remove_ids(self, ids: np.ndarray) -> None:
-        slots = [s for s in (self._slot_of.get(i) for i in ids.tolist()) if s is not None]
+        get = self._slot_of.get
+        slots = [s for s in (get(i) for i in np.unique(ids).tolist()) if s is not None]
         if not slots:
             return
         self._drop_slots(slots)
@@ -421,41 +428,56 @@ class _InvertedBase:
 
     # -- scoring -----------------------------------------------------------------------------
 
-    def _run_scores(self, seg: _Segment, pos: np.ndarray) -> list[np.ndarray]:
-        """Per-posting score contributions of the runs `pos` of `seg` (query weight 1)."""
+    def _posting_scores(self, seg: _Segment, pos: np.ndarray) -> np.ndarray:
+        """An array aligned with `seg.slots` whose entries in the runs `pos` are the postings'
+        score contributions at query weight 1 (other entries may be stale)."""
         raise NotImplementedError
 
     def _row_scores(self, slots: np.ndarray, terms: np.ndarray, vals: np.ndarray) -> np.ndarray:
         """Score contributions (float64, query weight 1) of forward entries (slot, term, stored
-        value) whose term is in the query; equal to what `_run_scores` gives the same postings."""
+        value) whose term is in the query; equal to what `_posting_scores` gives them."""
         raise NotImplementedError
 
     def _accumulate(
         self, view: _View, qterms: np.ndarray, qw: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Dense float64 scores over all slots (tombstones zeroed) and the concatenated slots of
-        the query's postings (repeats possible); None when no posting matches."""
+        the query's postings (repeats possible); None when no posting matches.
+
+        Long runs are cut out as slices and weighted in place (one pass each); many short runs
+        (SPLADE queries have dozens of terms) are gathered by one vectorized index instead, so
+        the Python work per query stays small either way."""
         slot_parts: list[np.ndarray] = []
-        score_parts: list[np.ndarray] = []
-        weight_parts: list[np.ndarray] = []
-        unit = bool((qw == 1.0).all())
+        pieces: list[tuple[np.ndarray, float | np.ndarray]] = []  # (scores, query weight(s))
         for seg in (view.main, view.delta):
             if seg.nnz == 0:
                 continue
             hit, pos = seg.locate(qterms)
             if pos.size == 0:
                 continue
+            values = self._posting_scores(seg, pos)
             starts, stops = seg.starts[pos], seg.starts[pos + 1]
-            slot_parts.extend(seg.slots[s:e] for s, e in zip(starts.tolist(), stops.tolist()))
-            score_parts.extend(self._run_scores(seg, pos))
-            if not unit:
-                weight_parts.append(np.repeat(qw[hit], stops - starts))
+            lens = stops - starts
+            if pos.size <= _SLICE_RUNS or int(lens.sum()) >= _LONG_RUN * pos.size:
+                for s, e, w in zip(starts.tolist(), stops.tolist(), qw[hit].tolist()):
+                    slot_parts.append(seg.slots[s:e])
+                    pieces.append((values[s:e], w))
+            else:
+                idx = _multi_range(starts, lens)
+                slot_parts.append(seg.slots[idx])
+                pieces.append((values[idx], np.repeat(qw[hit], lens)))
         if not slot_parts:
             return None
         slots = np.concatenate(slot_parts) if len(slot_parts) > 1 else slot_parts[0]
-        contrib = np.concatenate(score_parts) if len(score_parts) > 1 else score_parts[0]
-        if not unit:
-            contrib = contrib * np.concatenate(weight_parts)
+        contrib = np.empty(slots.size)
+        at = 0
+        for part, w in pieces:
+            out = contrib[at : at + part.size]
+            if isinstance(w, float) and w == 1.0:
+                out[:] = part
+            else:
+                np.multiply(part, w, out=out, dtype=np.float64)
+            at += part.size
         acc = np.bincount(slots, weights=contrib, minlength=self._high)
         if view.dead.size:
             acc[view.dead] = 0.0
@@ -485,16 +507,22 @@ class _InvertedBase:
         found = [s for s in (get(i) for i in ids.tolist()) if s is not None]
         return np.unique(np.asarray(found, dtype=np.int64))
 
+    def _allowed_slots(self, allowed: np.ndarray | None) -> np.ndarray | None:
+        """Live slots of the `allowed` ids (once per call, shared by a batch's queries)."""
+        return None if allowed is None else self._slots_of(allowed)
+
     def _search_terms(
         self, qterms: np.ndarray, qw: np.ndarray, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Best-first (ids, scores) for a canonical query; caller holds the read lock."""
+        """Best-first (ids, scores) for a canonical query; caller holds the read lock.
+
+        `allowed` holds slots (from `_allowed_slots`), not ids."""
         if qterms.size == 0 or not self._slot_of:
             return _no_hits()
         view = self._current_view()
         signed = self._negative or bool((qw < 0).any())
         if allowed is not None:
-            slots = self._slots_of(allowed)
+            slots = allowed
             if slots.size == 0:
                 return _no_hits()
             if slots.size <= self._tuning.filter_scan_ratio * len(self._slot_of):
@@ -519,12 +547,16 @@ class _InvertedBase:
             cand = np.unique(touched_slots)
             cand = cand[self._alive[cand]]
             return self._top_k(cand, acc[cand], k)
-        # Every weight positive: the touched live slots are exactly those with acc > 0. Take
-        # them from the posting slots (deduplicated by a scatter) instead of scanning all slots.
-        order = np.arange(touched_slots.size)
-        marker = np.empty(self._high, dtype=np.intp)
-        marker[touched_slots] = order
-        cand = touched_slots[marker[touched_slots] == order]
+        # Every weight positive: the touched live slots are exactly those with acc > 0. When the
+        # postings are few, take them from the posting slots (deduplicated by a scatter) rather
+        # than scanning every slot.
+        if 4 * touched_slots.size < self._high:
+            order = np.arange(touched_slots.size)
+            marker = np.empty(self._high, dtype=np.intp)
+            marker[touched_slots] = order
+            cand = touched_slots[marker[touched_slots] == order]
+        else:
+            cand = np.flatnonzero(acc)
         return self._top_k(cand, acc[cand], k, positive=True)
 
     def _top_k(
@@ -797,7 +829,8 @@ class SparseIndex(_InvertedBase):
         k = check_k(k)
         allowed_ids = None if allowed is None else as_ids(allowed)
         with self._lock.read():
-            return self._search_terms(qterms, qw.astype(np.float64), k, allowed_ids)
+            slots = self._allowed_slots(allowed_ids)
+            return self._search_terms(qterms, qw.astype(np.float64), k, slots)
 
     def search_batch(
         self, queries: Sequence[SparseRow], k: int, *, allowed: np.ndarray | None = None
@@ -807,8 +840,9 @@ class SparseIndex(_InvertedBase):
         k = check_k(k)
         allowed_ids = None if allowed is None else as_ids(allowed)
         with self._lock.read():
+            slots = self._allowed_slots(allowed_ids)
             return [
-                self._search_terms(t, w.astype(np.float64), k, allowed_ids) for t, w in canon
+                self._search_terms(t, w.astype(np.float64), k, slots) for t, w in canon
             ]
 
     def scores(self, query: SparseRow, ids: np.ndarray) -> np.ndarray:
@@ -836,9 +870,8 @@ class SparseIndex(_InvertedBase):
 
     # -- scoring hooks -----------------------------------------------------------------------
 
-    def _run_scores(self, seg: _Segment, pos: np.ndarray) -> list[np.ndarray]:
-        starts, stops = seg.starts[pos].tolist(), seg.starts[pos + 1].tolist()
-        return [seg.vals[s:e] for s, e in zip(starts, stops)]
+    def _posting_scores(self, seg: _Segment, pos: np.ndarray) -> np.ndarray:
+        return seg.vals
 
     def _row_scores(self, slots: np.ndarray, terms: np.ndarray, vals: np.ndarray) -> np.ndarray:
         return vals.astype(np.float64)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any, Generic, TypeVar, cast
 
@@ -49,8 +50,16 @@ def triton_available() -> bool:
     return True
 
 
+def _nvidia_driver_present() -> bool:
+    """Whether the NVIDIA kernel driver is loaded: a check that costs no torch import (importing
+    torch takes seconds, which every server start would pay on a machine without a GPU)."""
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidiactl")
+
+
 @functools.cache
 def _cuda_status() -> tuple[bool, str]:
+    if not _nvidia_driver_present():
+        return False, "no NVIDIA driver is loaded (no /proc/driver/nvidia, no /dev/nvidiactl)"
     if importlib.util.find_spec("torch") is None:
         return False, "torch is not installed (pip install 'vecdb[server]')"
     import torch

@@ -20,7 +20,8 @@ class ServerProcess:
     def __init__(self, data_dir: Path, **env: str) -> None:
         self.data_dir = data_dir
         self.env = {**os.environ, "VECDB_DATA_DIR": str(data_dir), "VECDB_HOST": "127.0.0.1", "VECDB_PORT": "0",
-                    "VECDB_CHECKPOINT_INTERVAL_S": "3600", "VECDB_PRELOAD_MODELS": "0", "HF_HUB_OFFLINE": "1", **env}
+                    "VECDB_CHECKPOINT_INTERVAL_S": "3600", "VECDB_PRELOAD_MODELS": "0", "HF_HUB_OFFLINE": "1",
+                    "VECDB_METRICS_PORT": "0", **env}
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.output: list[str] = []

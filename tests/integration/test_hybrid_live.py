@@ -146,17 +146,15 @@ def test_everything_survives_a_restart(tmp_path: Path) -> None:
     dense = rng.standard_normal((64, DIM)).astype(np.float32)
     colbert = [rng.standard_normal((3, DIM)).astype(np.float32) for _ in range(64)]
     payloads = [{"body": f"document {i} about {'cats' if i % 3 else 'dogs'}"} for i in range(64)]
-    queries = [dict(vector=dense[5], using="codes"), dict(text="dogs", using="bm25"),
-               dict(vector=colbert[7], using="colbert")]
-    with ServerProcess(tmp_path) as proc:
-        with Client(proc.address) as client:
-            client.create_collection("r", FIELDS)
-            client.upsert("r", list(range(64)), {"dense": dense, "codes": dense, "colbert": colbert},
-                          payloads=payloads)
-            before = [list(client.query("r", limit=5, **q).ids) for q in queries]
-    with ServerProcess(tmp_path) as proc:
-        with Client(proc.address) as client:
-            assert [list(client.query("r", limit=5, **q).ids) for q in queries] == before
-            stats = client.retrain_quantization("r", "codes")
-            assert stats.codebook["trained_on"] == 64
-            assert list(client.query("r", limit=5, **queries[0]).ids) == before[0]
+    queries = [{"vector": dense[5], "using": "codes"}, {"text": "dogs", "using": "bm25"},
+               {"vector": colbert[7], "using": "colbert"}]
+    with ServerProcess(tmp_path) as proc, Client(proc.address) as client:
+        client.create_collection("r", FIELDS)
+        client.upsert("r", list(range(64)), {"dense": dense, "codes": dense, "colbert": colbert},
+                      payloads=payloads)
+        before = [list(client.query("r", limit=5, **q).ids) for q in queries]
+    with ServerProcess(tmp_path) as proc, Client(proc.address) as client:
+        assert [list(client.query("r", limit=5, **q).ids) for q in queries] == before
+        stats = client.retrain_quantization("r", "codes")
+        assert stats.codebook["trained_on"] == 64
+        assert list(client.query("r", limit=5, **queries[0]).ids) == before[0]

@@ -152,20 +152,10 @@ def test_oversized_message_is_resource_exhausted(tmp_path: Path) -> None:
         assert big.count("docs") == 0 and big.health() == "SERVING"
 
 
-def test_capabilities_not_built_yet_answer_unimplemented(server: ServerProcess) -> None:
-    """Snapshots exist in the API but are not built yet: a raw call names the issue."""
-    import grpc
-
-    from vecdb.v1 import admin_service_pb2, admin_service_pb2_grpc
-
-    with grpc.insecure_channel(server.address) as channel:
-        stub = admin_service_pb2_grpc.AdminStub(channel)
-        with pytest.raises(grpc.RpcError) as info:
-            stub.CreateSnapshot(admin_service_pb2.CreateSnapshotRequest(collection="docs"), timeout=10)
-    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "snapshots (issue 9)" in info.value.details()
+def test_capabilities_list_every_built_feature(server: ServerProcess) -> None:
     with Client(server.address) as c:
-        assert {"quantization", "multivector", "sparse", "bm25", "hybrid"} <= set(c.server_info().capabilities)
+        expected = {"dense", "quantization", "multivector", "sparse", "bm25", "hybrid", "snapshots", "cache"}
+        assert expected <= set(c.server_info().capabilities)
 
 
 def test_async_client_matches_sync(server: ServerProcess, docs: np.ndarray, client: Client) -> None:

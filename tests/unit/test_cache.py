@@ -496,7 +496,8 @@ def test_concurrent_lookups_and_stores(cache: SemanticCache) -> None:
     stats = {s.category: s for s in cache.stats()}["c"]
     assert stats.entries == 50 and stats.evictions == 350
     assert stats.hits + stats.misses == 1200
-    assert cache.lookup(vector=vecs[399], category="c").hit
+    # Exactly the 50 entries held are findable (random 16-d vectors are never 0.92-similar).
+    assert sum(cache.lookup(vector=v, category="c").hit for v in vecs) == 50
 
 
 # ---- observability -----------------------------------------------------------------------------------

@@ -789,6 +789,11 @@ def test_sync_and_async_clients_have_the_same_api() -> None:
             "cache_set_policy",
             "cache_report_load",
             "cache_report_false_hit",
+            "create_snapshot",
+            "list_snapshots",
+            "delete_snapshot",
+            "restore_snapshot",
+            "download_snapshot",
         ]
     )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from vecdb.index import IndexLoadError, MultiVectorIndex, MultiVectorIndexConfig
 from vecdb.index.muvera import FdeConfig
 from vecdb.kernels import Metric

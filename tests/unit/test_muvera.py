@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vecdb.index.muvera import FdeConfig, FdeEncoder
 
 

@@ -33,7 +33,8 @@ QUANTIZERS = [
     QuantizerConfig("binary", bits, method)
     for bits in (1, 2, 3, 4)
     for method in ("threshold", "recurrent_residual")
-] + [QuantizerConfig("int8")]
+] + [QuantizerConfig("binary", 2, "threshold", transform="itq"),
+       QuantizerConfig("binary", 2, "recurrent_residual", transform="itq"), QuantizerConfig("int8")]
 
 
 def embeddings(seed: int, n: int, dim: int = DIM, latent: int = 12) -> np.ndarray:
@@ -47,7 +48,9 @@ def embeddings(seed: int, n: int, dim: int = DIM, latent: int = 12) -> np.ndarra
 
 
 def index_config(**overrides: Any) -> QuantizedIndexConfig:
-    return QuantizedIndexConfig(**overrides)
+    """Test data is low-dimensional: lower the dimension from which the sign-plane prefilter and
+    graph are used, so that these tests cover them."""
+    return QuantizedIndexConfig(**{"prefilter_min_dim": 16, **overrides})
 
 
 def exact_ids(queries: np.ndarray, data: np.ndarray, k: int, metric: Metric) -> np.ndarray:
@@ -138,6 +141,8 @@ def test_codebook_round_trips_through_bytes() -> None:
         ({"bits": 0}, "bits in 1..4"),
         ({"binary_method": "itq"}, "binary_method must be one of"),
         ({"clip_quantile": 0.7}, "clip_quantile"),
+        ({"transform": "pca"}, "transform must be"),
+        ({"method": "int8", "transform": "itq"}, "applies to binary"),
     ],
 )
 def test_bad_quantizer_settings_are_rejected(kwargs: dict[str, Any], match: str) -> None:
@@ -153,6 +158,7 @@ def test_bad_quantizer_settings_are_rejected(kwargs: dict[str, Any], match: str)
         ({"query_mode": "hamming"}, "query_mode"),
         ({"exact_scan_max": -1}, "exact_scan_max"),
         ({"prefilter_factor": 0}, "prefilter_factor"),
+        ({"prefilter_min_dim": 0}, "prefilter_min_dim"),
         ({"rebuild_dead_fraction": 0.0}, "rebuild_dead_fraction"),
         ({"kernel_device": "tpu"}, "kernel_device"),
     ],
@@ -231,7 +237,8 @@ def test_index_keeps_codes_not_floats() -> None:
         approx = index.get_vectors(np.arange(5))
         assert not np.allclose(approx, data[:5], atol=1e-3)  # decoded codes, not the originals
     assert index.codebook_info() == {
-        "method": "binary", "bits": 2, "binary_method": "threshold", "trained_on": 4096,
+        "method": "binary", "bits": 2, "binary_method": "threshold", "transform": "none",
+        "trained_on": 4096,
         "bytes_per_code": 96, "query_mode": "asymmetric", "fitted": True,
     }
 
@@ -456,3 +463,15 @@ def test_len_contains_live_ids_growth_and_slot_reuse() -> None:
         index.add(np.arange(next_id, next_id + 100), data[:100])
         next_id += 100
     assert len(index) == 919 and index.capacity == capacity
+
+
+def test_low_dimensional_codes_are_scored_in_full() -> None:
+    """Below prefilter_min_dim there is no Hamming prefilter and no graph: every code is scored
+    by its full code, so a search equals the exact code scan."""
+    data = embeddings(24, 2000, dim=24)
+    index = QuantizedIndex(24, Metric.COSINE, QuantizedIndexConfig(bits=2, exact_scan_max=100))
+    index.add(np.arange(2000), data)
+    assert index._graph is None
+    queries = embeddings(25, 5, dim=24)
+    approx, exact = index.search(queries, 10), index.search(queries, 10, exact=True)
+    np.testing.assert_array_equal(approx.scores, exact.scores)

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from vecdb.index import (
     AnalyzerConfig,
@@ -186,6 +189,8 @@ def test_a_later_duplicate_in_one_batch_wins() -> None:
     index.add(np.array([1, 1]), [(np.array([1]), np.array([1.0])), (np.array([2]), np.array([3.0]))])
     assert len(index) == 1
     assert index.get_rows(np.array([1]))[0][0].tolist() == [2]
+    index.remove(np.array([1, 1]))  # a repeated id in one delete is one delete
+    assert len(index) == 0 and index.search((np.array([2]), np.array([1.0])), 3)[0].size == 0
 
 
 @pytest.mark.parametrize(
@@ -233,10 +238,19 @@ def test_search_batch_equals_single_searches() -> None:
     index = SparseIndex()
     index.add(np.arange(300), random_rows(rng, 300))
     queries = [q for q in random_rows(rng, 20) if q[0].size]
-    batch = index.search_batch(queries, 5)
-    for q, (ids, scores) in zip(queries, batch, strict=True):
-        single = index.search(q, 5)
-        assert ids.tolist() == single[0].tolist() and scores.tolist() == single[1].tolist()
+    for allowed in (None, np.arange(0, 300, 2), np.array([5, 7, 11])):
+        batch = index.search_batch(queries, 5, allowed=allowed)
+        for q, (ids, scores) in zip(queries, batch, strict=True):
+            single = index.search(q, 5, allowed=allowed)
+            assert ids.tolist() == single[0].tolist() and scores.tolist() == single[1].tolist()
+            if allowed is not None:
+                assert set(ids.tolist()) <= set(allowed.tolist())
+    bm25 = bm25_index(TINY)
+    for allowed in (None, np.array([2, 3])):
+        batch = bm25.search_batch(["cherry", "apple banana"], 3, allowed=allowed)
+        assert [b[0].tolist() for b in batch] == [
+            bm25.search(q, 3, allowed=allowed)[0].tolist() for q in ("cherry", "apple banana")
+        ]
 
 
 def test_sparse_save_and_load_round_trip(tmp_path: Path) -> None:
@@ -286,7 +300,7 @@ def test_concurrent_searches_during_writes_stay_consistent() -> None:
                 for q in queries:
                     ids, scores = index.search(q, 10)
                     assert len(set(ids.tolist())) == ids.size and (np.diff(scores) <= 0).all()
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 
     threads = [threading.Thread(target=reader) for _ in range(3)]
@@ -479,10 +493,6 @@ def test_bm25_save_and_load_round_trip(tmp_path: Path) -> None:
 
 def test_bm25_matches_bm25s_on_real_text() -> None:
     bm25s = pytest.importorskip("bm25s")
-    import json
-    import pathlib
-    import re
-
     texts = _real_texts()
     analyzer = AnalyzerConfig(min_token_length=2, max_token_length=10_000)
     index = Bm25Index(Bm25Config(k1=1.2, b=0.75, analyzer=analyzer))
@@ -491,7 +501,6 @@ def test_bm25_matches_bm25s_on_real_text() -> None:
     ref = bm25s.BM25(k1=1.2, b=0.75)  # method "lucene", as documented
     ref.index(tokens, show_progress=False)
     ids = np.arange(len(texts))
-    del json, pathlib, re
     for text in texts[::37][:25]:
         query = " ".join(text.split()[:6])
         q_tokens = index.analyzer.tokens(query)
@@ -520,3 +529,80 @@ def _real_texts() -> list[str]:
             if doc and len(doc) > 40 and doc not in out:
                 out.append(doc)
     return out
+
+
+# -- state machines: random upsert / delete / search sequences against brute-force models -------
+
+_IDS = st.integers(0, 30)
+_WORDS = st.lists(st.sampled_from([f"w{i}" for i in range(8)]), max_size=8)
+_ROWS = st.dictionaries(st.integers(0, 12), st.floats(0.125, 4.0, width=32), max_size=6)
+
+
+class SparseMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.index = SparseIndex(TOMBSTONES)
+        self.model: dict[int, Row] = {}
+
+    @staticmethod
+    def row(d: dict[int, float]) -> Row:
+        terms = np.array(sorted(d), dtype=np.uint32)
+        return terms, np.array([d[t] for t in sorted(d)], dtype=np.float32)
+
+    @rule(ids=st.lists(_IDS, min_size=1, max_size=5, unique=True), rows=st.data())
+    def upsert(self, ids: list[int], rows: st.DataObject) -> None:
+        new = [self.row(rows.draw(_ROWS)) for _ in ids]
+        self.index.add(np.array(ids, dtype=np.uint64), new)
+        self.model.update(zip(ids, new, strict=True))
+
+    @rule(ids=st.lists(_IDS, min_size=1, max_size=5))
+    def delete(self, ids: list[int]) -> None:
+        self.index.remove(np.array(ids, dtype=np.uint64))
+        for i in ids:
+            self.model.pop(i, None)
+
+    @rule(query=_ROWS.filter(bool), k=st.integers(1, 8))
+    def search(self, query: dict[int, float], k: int) -> None:
+        q = self.row(query)
+        assert_topk(*self.index.search(q, k), brute_force(self.model, q), k)
+
+    @invariant()
+    def same_points(self) -> None:
+        assert sorted(self.index.live_ids().tolist()) == sorted(self.model)
+
+
+class Bm25Machine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.index = Bm25Index(Bm25Config(analyzer=PLAIN, postings=TOMBSTONES))
+        self.model: dict[int, str] = {}
+
+    @rule(ids=st.lists(_IDS, min_size=1, max_size=5, unique=True), texts=st.data())
+    def upsert(self, ids: list[int], texts: st.DataObject) -> None:
+        new = [" ".join(texts.draw(_WORDS)) for _ in ids]
+        self.index.add(np.array(ids, dtype=np.uint64), new)
+        self.model.update(zip(ids, new, strict=True))
+
+    @rule(ids=st.lists(_IDS, min_size=1, max_size=5))
+    def delete(self, ids: list[int]) -> None:
+        self.index.remove(np.array(ids, dtype=np.uint64))
+        for i in ids:
+            self.model.pop(i, None)
+
+    @rule(query=_WORDS.filter(bool), k=st.integers(1, 8))
+    def search(self, query: list[str], k: int) -> None:
+        text = " ".join(query)
+        truth = hand_bm25(self.model, text, 1.2, 0.75) if self.model else {}
+        assert_topk(*self.index.search(text, k), truth, k)
+
+    @invariant()
+    def idf_is_current(self) -> None:
+        n = len(self.model)
+        df = sum("w0" in t.split() for t in self.model.values())
+        assert self.index.idf("w0") == pytest.approx(math.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+
+SparseMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+Bm25Machine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+test_sparse_state_machine = SparseMachine.TestCase
+test_bm25_state_machine = Bm25Machine.TestCase

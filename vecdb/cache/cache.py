@@ -45,15 +45,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 
@@ -71,11 +69,26 @@ from vecdb.cache.policy import (
     ttl_factor,
 )
 from vecdb.cache.store import CacheStore, EntryRecord
+from vecdb.cache.types import (
+    CacheEntryRef,
+    CacheItem,
+    CacheLookup,
+    CacheOptions,
+    CategoryStats,
+    ModelLoad,
+    normalize_prompt,
+)
+from vecdb.cache.validation import (
+    check_entry_id,
+    check_name,
+    check_prompt,
+    check_vector,
+    filter_matches,
+)
 from vecdb.engine.errors import FailedPrecondition, Internal, InvalidArgument, NotFound
-from vecdb.engine.filter_eval import compile_predicate
-from vecdb.engine.filters import Filter, HasId
+from vecdb.engine.filters import Filter
 from vecdb.engine.payload import encode_payload
-from vecdb.index import HnswIndexConfig, RWLock
+from vecdb.index import RWLock
 
 __all__ = [
     "CacheEntryRef",
@@ -91,116 +104,11 @@ __all__ = [
 _log = logging.getLogger(__name__)
 _MAX_MODEL_CHARS = 256
 _NAN = float("nan")
-
-
-def normalize_prompt(text: str) -> str:
-    """What exact matching compares: stripped, whitespace collapsed, casefolded."""
-    return " ".join(text.split()).casefold()
+_DEFAULT_OPTIONS = CacheOptions()
 
 
 def _prompt_hash(normalized: str) -> bytes:
     return hashlib.blake2b(normalized.encode(), digest_size=16).digest()
-
-
-# ---- public types -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CacheLookup:
-    """The answer to one lookup. On a miss, `similarity` and `entry_id` describe the nearest
-    live entry of the scope (nan and "" when there is none), for threshold tuning."""
-
-    hit: bool
-    category: str
-    similarity: float
-    answer: str | None = None
-    entry_id: str = ""
-    age_seconds: float = 0.0
-    metadata: dict | None = None
-    threshold: float = 0.0
-    near_miss: bool = False
-
-
-@dataclass(frozen=True)
-class CacheEntryRef:
-    entry_id: str
-    category: str
-
-
-@dataclass(frozen=True)
-class CacheItem:
-    """One entry for `store_many` (the arguments of `store`)."""
-
-    prompt: str
-    answer: str
-    category: str = ""
-    model: str = ""
-    metadata: dict | None = None
-    vector: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class CategoryStats:
-    """Counters since this process opened the cache; entries and bytes are what is held.
-
-    threshold / ttl_seconds / adaptation_level are those of the most relaxed model of the
-    category (level 0 and the base values when no model is under load).
-    """
-
-    category: str
-    entries: int
-    bytes: int
-    hits: int
-    misses: int
-    near_misses: int
-    false_hits: int
-    evictions: int
-    expiries: int
-    threshold: float
-    ttl_seconds: float
-    base_threshold: float
-    base_ttl_seconds: float
-    adaptation_level: int
-    lookup_p50_ms: float
-    lookup_p99_ms: float
-    invalidations: int = 0
-
-
-@dataclass(frozen=True)
-class ModelLoad:
-    """A model's last reported load and its adaptation level per category (0 omitted)."""
-
-    model: str
-    load: float
-    levels: dict[str, int]
-
-
-@dataclass(frozen=True)
-class CacheOptions:
-    """Limits and tuning of a SemanticCache.
-
-    max_prompt_bytes / max_answer_bytes / max_metadata_bytes: size limits (UTF-8 / JSON bytes).
-    default_policy: the policy of category "default" until SetPolicy changes it (its name is
-        forced to "default").
-    map_size_bytes: LMDB map size (the most the cache can hold on disk).
-    hnsw: graph parameters of every scope (num_threads speeds up bulk stores and the rebuild
-        on open; a single lookup searches on one thread).
-    search_k: candidates a vector lookup examines (the best unexpired one decides).
-    classifier_min_similarity: a prompt whose nearest category centroid is less similar than
-        this goes to "default".
-    latency_reservoir: lookups per category kept for the p50/p99 in stats.
-    """
-
-    max_prompt_bytes: int = 64 * 1024
-    max_answer_bytes: int = 1 << 20
-    max_metadata_bytes: int = 64 * 1024
-    default_policy: CachePolicy = field(default_factory=lambda: CachePolicy(DEFAULT_CATEGORY))
-    map_size_bytes: int = 1 << 30
-    hnsw: HnswIndexConfig = field(default_factory=lambda: HnswIndexConfig(
-        ef_construct=100, ef=64, num_threads=min(8, os.cpu_count() or 1)))
-    search_k: int = 4
-    classifier_min_similarity: float = 0.2
-    latency_reservoir: int = 4096
 
 
 # ---- in-memory state ----------------------------------------------------------------------------
@@ -274,7 +182,7 @@ class SemanticCache:
         dim: int,
         encoder: Callable[[list[str]], np.ndarray] | None = None,
         encoder_id: str = "",
-        options: CacheOptions = CacheOptions(),
+        options: CacheOptions = _DEFAULT_OPTIONS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
@@ -439,49 +347,6 @@ class SemanticCache:
         if self._closed:
             raise FailedPrecondition(f"the cache at {self.path} is closed")
 
-    def _check_prompt(self, prompt: Any, where: str = "prompt") -> str:
-        if not isinstance(prompt, str):
-            raise InvalidArgument(f"{where} must be a string, got {type(prompt).__name__}")
-        size = len(prompt.encode("utf-8", errors="replace"))
-        if size > self._options.max_prompt_bytes:
-            raise InvalidArgument(f"{where} is {size} bytes, over the limit of {self._options.max_prompt_bytes}")
-        normalized = normalize_prompt(prompt)
-        if not normalized:
-            raise InvalidArgument(f"{where} = {prompt!r:.40} is empty; give the prompt text")
-        return normalized
-
-    def _check_vector(self, vector: Any, where: str = "vector") -> np.ndarray:
-        try:
-            vec = np.asarray(vector, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgument(f"{where} is not a numeric array: {exc}") from None
-        if vec.size != self.dim or vec.ndim > 2 or (vec.ndim == 2 and vec.shape[0] != 1):
-            raise InvalidArgument(f"{where} has shape {vec.shape}; the cache's dim is {self.dim}, give ({self.dim},)")
-        vec = vec.reshape(self.dim)
-        if not np.isfinite(vec).all():
-            raise InvalidArgument(f"{where} has NaN or infinite values")
-        norm = float(np.linalg.norm(vec))
-        if norm == 0.0:
-            raise InvalidArgument(f"{where} is all zeros; cosine similarity needs a non-zero vector")
-        return vec / norm
-
-    @staticmethod
-    def _check_name(value: Any, field_name: str, limit: int) -> str:
-        if not isinstance(value, str):
-            raise InvalidArgument(f"{field_name} = {value!r}; give a string")
-        if len(value) > limit:
-            raise InvalidArgument(f"{field_name} = {value!r:.40}... is {len(value)} characters; at most {limit}")
-        return value
-
-    @staticmethod
-    def _check_entry_id(entry_id: Any) -> str:
-        if not isinstance(entry_id, str) or len(entry_id) != 32:
-            raise InvalidArgument(f"entry_id = {entry_id!r}; entry ids are 32 hex characters")
-        try:
-            bytes.fromhex(entry_id)
-        except ValueError:
-            raise InvalidArgument(f"entry_id = {entry_id!r}; entry ids are 32 hex characters") from None
-        return entry_id.lower()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self._encoder is None:
@@ -521,12 +386,12 @@ class SemanticCache:
         """Find a cached answer for a prompt (text, vector or both) in (category, model)."""
         start = time.perf_counter()
         self._check_open()
-        normalized = None if prompt is None else self._check_prompt(prompt)
-        vec = None if vector is None else self._check_vector(vector)
+        normalized = None if prompt is None else check_prompt(prompt, "prompt", self._options.max_prompt_bytes)
+        vec = None if vector is None else check_vector(vector, self.dim, "vector")
         if prompt is None and vector is None:
             raise InvalidArgument("lookup needs prompt or vector; got neither")
-        self._check_name(category, "category", MAX_CATEGORY_CHARS)
-        self._check_name(model, "model", _MAX_MODEL_CHARS)
+        check_name(category, "category", MAX_CATEGORY_CHARS)
+        check_name(model, "model", _MAX_MODEL_CHARS)
         policies, classifier = self._policies, self._classifier
         holder: list[np.ndarray | None] = [vec]
 
@@ -655,7 +520,10 @@ class SemanticCache:
 
     def store_many(self, items: Sequence[CacheItem]) -> list[CacheEntryRef]:
         """Store a batch atomically (all or nothing): one encoder call for the items without a
-        vector, one LMDB transaction, one graph insert per scope. Bulk loading uses this."""
+        vector, one LMDB transaction, one graph insert per scope. Bulk loading uses this.
+        Refs follow `items`; a later item with the same normalized prompt and scope wins (both
+        get its ref), and items a category's quota cannot hold even after evicting all older
+        entries are dropped oldest first (counted as evictions; their refs name no entry)."""
         return self._store_items(list(items), "items")
 
     def _store_items(self, items: list[CacheItem], where: str) -> list[CacheEntryRef]:
@@ -664,7 +532,7 @@ class SemanticCache:
         prepared = []
         for i, it in enumerate(items):
             at = f"{where}[{i}]." if where else ""
-            normalized = self._check_prompt(it.prompt, f"{at}prompt")
+            normalized = check_prompt(it.prompt, f"{at}prompt", self._options.max_prompt_bytes)
             if not isinstance(it.answer, str):
                 raise InvalidArgument(f"{at}answer must be a string, got {type(it.answer).__name__}")
             answer_size = len(it.answer.encode("utf-8", errors="replace"))
@@ -673,9 +541,9 @@ class SemanticCache:
             if not it.answer:
                 raise InvalidArgument(f"{at}answer is empty; store the model's answer text")
             meta = None if it.metadata is None else encode_payload(it.metadata, f"{at}metadata", o.max_metadata_bytes)
-            vec = None if it.vector is None else self._check_vector(it.vector, f"{at}vector")
-            self._check_name(it.category, f"{at}category", MAX_CATEGORY_CHARS)
-            self._check_name(it.model, f"{at}model", _MAX_MODEL_CHARS)
+            vec = None if it.vector is None else check_vector(it.vector, self.dim, f"{at}vector")
+            check_name(it.category, f"{at}category", MAX_CATEGORY_CHARS)
+            check_name(it.model, f"{at}model", _MAX_MODEL_CHARS)
             prepared.append((it, normalized, meta, vec))
         missing = [i for i, p in enumerate(prepared) if p[3] is None]
         vectors: list[np.ndarray | None] = [p[3] for p in prepared]
@@ -785,11 +653,11 @@ class SemanticCache:
         if len(given) != 1:
             raise InvalidArgument(f"invalidate takes exactly one of entry_id, category, model, filter; got {given or 'none'}")
         if entry_id is not None:
-            entry_id = self._check_entry_id(entry_id)
+            entry_id = check_entry_id(entry_id)
         if category is not None:
-            self._check_name(category, "category", MAX_CATEGORY_CHARS)
+            check_name(category, "category", MAX_CATEGORY_CHARS)
         if model is not None:
-            self._check_name(model, "model", _MAX_MODEL_CHARS)
+            check_name(model, "model", _MAX_MODEL_CHARS)
         if filter is not None and not isinstance(filter, Filter):
             raise InvalidArgument(f"filter must be a vecdb.engine.filters.Filter, got {type(filter).__name__}")
         with self._lock.write():
@@ -804,13 +672,13 @@ class SemanticCache:
                 assert filter is not None
                 metadata = self._store.read_metadata(list(self._entries))
                 victims = [self._entries[eid] for eid, meta in metadata.items()
-                           if _filter_matches(filter, eid, meta)]
+                           if filter_matches(filter, eid, meta)]
             return self._remove(victims, "invalidations")
 
     def report_false_hit(self, entry_id: str) -> None:
         """Count a hit the caller found wrong, and remove that entry (NotFound if unknown)."""
         self._check_open()
-        entry_id = self._check_entry_id(entry_id)
+        entry_id = check_entry_id(entry_id)
         with self._lock.write():
             self._check_open()
             entry = self._entries.get(entry_id)
@@ -847,7 +715,7 @@ class SemanticCache:
     def get_policy(self, category: str) -> CachePolicy:
         """The category's policy; an unknown category gets the default policy (named "default",
         which is what its traffic uses)."""
-        self._check_name(category, "category", MAX_CATEGORY_CHARS)
+        check_name(category, "category", MAX_CATEGORY_CHARS)
         return self._policies.get(category) or self._policies[DEFAULT_CATEGORY]
 
     def set_policy(self, policy: CachePolicy) -> CachePolicy:
@@ -900,7 +768,7 @@ class SemanticCache:
         """A model's current load in [0, 1]: above a category's high watermark its level rises
         one step (bounded), below the low watermark it returns to 0, in between it holds."""
         self._check_open()
-        self._check_name(model, "model", _MAX_MODEL_CHARS)
+        check_name(model, "model", _MAX_MODEL_CHARS)
         if isinstance(load, bool) or not isinstance(load, (int, float)) or not 0.0 <= load <= 1.0:
             raise InvalidArgument(f"load = {load!r}; give the model's load as a number in [0, 1]")
         policies = self._policies
@@ -982,19 +850,3 @@ class SemanticCache:
 
 def _over(policy: CachePolicy, count: int, size: int) -> bool:
     return bool((policy.max_entries and count > policy.max_entries) or (policy.max_bytes and size > policy.max_bytes))
-
-
-def _filter_matches(filt: Filter, entry_id: str, metadata: dict | None) -> bool:
-    def holds(cond: Any) -> bool:
-        if isinstance(cond, Filter):
-            return _filter_matches(cond, entry_id, metadata)
-        if isinstance(cond, HasId):
-            return entry_id in {str(i).replace("-", "").lower() for i in cond.ids}
-        return compile_predicate(cond)(metadata)
-
-    if not all(holds(c) for c in filt.must):
-        return False
-    if filt.should and not any(holds(c) for c in filt.should):
-        return False
-    return not any(holds(c) for c in filt.must_not)
-

@@ -10,7 +10,7 @@ from vecdb.cli.common import EpilogFormatter, connect, emit, parse_json_arg
 from vecdb.cli.errors import CommandFailed, UsageError, sdk_error_types, status_name
 from vecdb.cli.output import format_kv, format_table, human_bytes, short_hash, to_jsonable
 
-__all__ = ["register", "parse_index", "vector_specs", "check_create", "text_source_summary"]
+__all__ = ["check_create", "parse_index", "register", "text_source_summary", "vector_specs"]
 
 METRICS = ("cosine", "dot", "l2")
 DTYPES = ("float32", "float16")

@@ -12,7 +12,7 @@ from vecdb.cli.common import EpilogFormatter, connect, emit, parse_filter, parse
 from vecdb.cli.errors import UsageError
 from vecdb.cli.output import compact_json, format_table
 
-__all__ = ["register", "query_vector", "results_table"]
+__all__ = ["query_vector", "register", "results_table"]
 
 SEARCH_EPILOG = """\
 examples:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from vecdb.cli.output import emit_json
 if TYPE_CHECKING:
     from vecdb_client import Client
 
-__all__ = ["connect", "parse_json_arg", "parse_filter", "emit", "EpilogFormatter"]
+__all__ = ["EpilogFormatter", "connect", "emit", "parse_filter", "parse_json_arg", "security_options"]
 
 
 class EpilogFormatter(argparse.HelpFormatter):
@@ -28,12 +29,30 @@ class EpilogFormatter(argparse.HelpFormatter):
         return super()._fill_text(text, width, indent)
 
 
+def security_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Client keyword arguments of --api-key / $VECDB_API_KEY, --tls and --tls-ca / $VECDB_TLS_CA."""
+    api_key = getattr(args, "api_key", None) or os.environ.get("VECDB_API_KEY") or None
+    tls_ca = getattr(args, "tls_ca", None) or os.environ.get("VECDB_TLS_CA") or None
+    options: dict[str, Any] = {}
+    if api_key is not None:
+        options["api_key"] = api_key
+    if tls_ca is not None:
+        path = Path(tls_ca)
+        if not path.is_file():
+            raise UsageError(f"--tls-ca {tls_ca}: no such file; give the PEM file of the CA to trust")
+        options["root_certificates"] = path
+    if getattr(args, "tls", False) or tls_ca is not None:
+        options["tls"] = True
+    return options
+
+
 @contextmanager
 def connect(args: argparse.Namespace, *, retries: int = 3) -> Iterator[Client]:
-    """A client for --address with --timeout; closed afterwards when the SDK can close it."""
+    """A client for --address with --timeout, --api-key and TLS options; closed afterwards when
+    the SDK can close it."""
     from vecdb_client import Client
 
-    client = Client(args.address, timeout=args.timeout, retries=retries)
+    client = Client(args.address, timeout=args.timeout, retries=retries, **security_options(args))
     try:
         yield client
     finally:

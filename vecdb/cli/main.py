@@ -12,7 +12,15 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from vecdb.cli import cmd_cache, cmd_collection, cmd_encoder, cmd_import, cmd_query, cmd_server
+from vecdb.cli import (
+    cmd_cache,
+    cmd_collection,
+    cmd_encoder,
+    cmd_import,
+    cmd_query,
+    cmd_server,
+    cmd_snapshot,
+)
 from vecdb.cli.common import EpilogFormatter
 from vecdb.cli.errors import CommandFailed, UsageError, format_error, sdk_error_types
 
@@ -36,6 +44,7 @@ examples:
   vecdb count docs --filter '{"must": [{"key": "color", "match": {"value": "red"}}]}'
   vecdb --json collection info docs
   vecdb collection delete docs --yes
+  vecdb snapshot create docs && vecdb snapshot list
 
 The global options work before or after the command. VECDB_DEBUG=1 shows tracebacks.
 Run `vecdb COMMAND --help` for each command's options and examples.
@@ -81,6 +90,26 @@ def _global_options(*, top_level: bool) -> argparse.ArgumentParser:
         default=default(False),
         help="print one JSON document on stdout instead of tables",
     )
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=default(None),
+        help="API key sent with every call (default: $VECDB_API_KEY); prefer the variable, "
+        "a flag shows in the process list",
+    )
+    group.add_argument(
+        "--tls",
+        action="store_true",
+        default=default(False),
+        help="connect over TLS, trusting the system's CAs (implied by --tls-ca)",
+    )
+    group.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        default=default(None),
+        help="PEM file of the CA (or self-signed certificate) to trust; implies --tls "
+        "(default: $VECDB_TLS_CA)",
+    )
     return parent
 
 
@@ -94,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parents = [_global_options(top_level=False)]
-    for module in (cmd_server, cmd_collection, cmd_import, cmd_query, cmd_encoder, cmd_cache):
+    for module in (cmd_server, cmd_collection, cmd_import, cmd_query, cmd_encoder, cmd_cache, cmd_snapshot):
         module.register(sub, parents)
     return parser
 

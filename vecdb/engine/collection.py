@@ -29,6 +29,7 @@ import lmdb
 import numpy as np
 
 from vecdb.engine.checkpoint import read_manifest, verified_path, write_checkpoint
+from vecdb.engine.deadline import check_deadline
 from vecdb.engine.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from vecdb.engine.filter_eval import select
 from vecdb.engine.filters import Filter
@@ -163,6 +164,7 @@ class Collection:
             ids.append(iid)
             blobs.append(data)
             if len(ids) >= batch:
+                check_deadline(f"a scan of field {kind.name!r}")
                 yield np.array(ids, dtype=np.uint64), kind.decode(blobs)
                 ids, blobs = [], []
         if ids:

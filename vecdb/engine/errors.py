@@ -12,6 +12,7 @@ __all__ = [
     "ERRORS_BY_NAME",
     "AlreadyExists",
     "CollectionNotFound",
+    "DeadlineExceeded",
     "FailedPrecondition",
     "FieldNotFound",
     "Internal",
@@ -32,6 +33,13 @@ class VecdbError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class DeadlineExceeded(VecdbError):
+    """The client's deadline passed before the work finished; nothing more is done for it."""
+
+    grpc_status = "DEADLINE_EXCEEDED"
+    error_name = "deadline_exceeded"
 
 
 class InvalidArgument(VecdbError):
@@ -99,6 +107,6 @@ ERRORS_BY_NAME: dict[str, type[VecdbError]] = {
     cls.error_name: cls
     for cls in (
         VecdbError, InvalidArgument, NotFound, CollectionNotFound, FieldNotFound, AlreadyExists,
-        FailedPrecondition, ResourceExhausted, Unimplemented, Internal,
+        FailedPrecondition, ResourceExhausted, Unimplemented, Internal, DeadlineExceeded,
     )
 }

@@ -8,6 +8,13 @@ health turns SERVING only once it is open (else it opens on the first cache call
 entries are swept in the background like the periodic checkpoints. Stop runs in reverse: health
 NOT_SERVING, grpc stops taking calls and lets in-flight ones finish within the grace period, the
 executors drain, and the cache and the database close (checkpointing indexes).
+
+Security and observability (issue 9): API keys with roles are checked in the interceptor
+(`vecdb.server.auth`); with `tls_cert_file` / `tls_key_file` the port speaks TLS only (and
+requires client certificates signed by `tls_client_ca_file` when that is set). Prometheus
+metrics are served on `metrics_port` (`vecdb.server.metrics`) from start to stop; a port that
+cannot be bound is logged and the server runs without metrics. Logs are text or JSON lines, each
+carrying the request id of the call that wrote it.
 """
 
 from __future__ import annotations
@@ -15,20 +22,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vecdb.server.admin import AdminService
+from vecdb.server.auth import Authenticator
 from vecdb.server.cache import CACHE_SERVICE, CacheService, ServerCache
 from vecdb.server.collections import CollectionsService
 from vecdb.server.convert_to_proto import SERVICE_NAMES
 from vecdb.server.encoder import EncoderService
 from vecdb.server.errors import ServerUnavailable, VecdbInterceptor
 from vecdb.server.executors import Executors, run_in
+from vecdb.server.metrics import MetricsServer, ServerMetrics, install_request_ids
+from vecdb.server.metrics import configure_logging as _configure_logging
 from vecdb.server.points import PointsService
 from vecdb.server.query import QueryService
 from vecdb.server.settings import Settings, format_address
@@ -61,6 +72,12 @@ class VecdbServer:
 
     def __init__(self, settings: Settings, *, database: Database | None = None) -> None:
         self.settings = settings
+        install_request_ids()  # every log record names the call it was written for
+        # Raises ValueError (naming the file and line, never a key) for a bad key file.
+        self.authenticator = Authenticator.from_settings(
+            settings.api_keys, settings.api_keys_file, settings.auth_exempt_health, settings.auth_exempt_reflection
+        )
+        self._server_credentials = _server_credentials(settings)
         self._executors = Executors.create(
             search_workers=settings.search_workers, write_workers=settings.write_workers
         )
@@ -69,8 +86,14 @@ class VecdbServer:
         self._given_database = database
         self._owns_database = database is None
         self._health = health.aio.HealthServicer()
+        self.metrics = ServerMetrics(
+            database=lambda: self._state.database_or_none if self._state.ready else None,
+            cache_registry=self._cache_registry,
+        )
+        self._metrics_server: MetricsServer | None = None
         self._server = aio.server(
-            interceptors=[VecdbInterceptor(settings.max_concurrent_rpcs)],
+            interceptors=[VecdbInterceptor(settings.max_concurrent_rpcs, authenticator=self.authenticator,
+                                           metrics=self.metrics)],
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
                 ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -93,7 +116,7 @@ class VecdbServer:
         add_CollectionsServicer_to_server(CollectionsService(self._state), self._server)
         add_PointsServicer_to_server(PointsService(self._state), self._server)
         add_QueryServicer_to_server(QueryService(self._state), self._server)
-        add_AdminServicer_to_server(AdminService(self._state), self._server)
+        add_AdminServicer_to_server(AdminService(self._state, cache_env=self._cache.lmdb_env), self._server)
         add_EncoderServicer_to_server(EncoderService(self._state), self._server)
         add_CacheServicer_to_server(CacheService(self._state, self._cache), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
@@ -116,6 +139,14 @@ class VecdbServer:
         return format_address(self.settings.host, self.port)
 
     @property
+    def metrics_port(self) -> int | None:
+        """The port serving /metrics, or None when metrics are off or could not be bound."""
+        return None if self._metrics_server is None else self._metrics_server.port
+
+    def _cache_registry(self) -> object | None:
+        return self._cache.metrics_registry
+
+    @property
     def ready(self) -> bool:
         """Whether the database is open and data calls are served."""
         return self._state.ready
@@ -126,7 +157,10 @@ class VecdbServer:
             await self._health.set(service, _NOT_SERVING)
         address = format_address(self.settings.host, self.settings.port)
         try:
-            port: int = self._server.add_insecure_port(address)
+            if self._server_credentials is not None:
+                port: int = self._server.add_secure_port(address, self._server_credentials)
+            else:
+                port = self._server.add_insecure_port(address)
         except RuntimeError as exc:
             raise OSError(f"cannot bind {address}: {exc}") from exc
         if port == 0:
@@ -134,8 +168,26 @@ class VecdbServer:
         self._port = port
         self._state.set_text_fields(_text_fields(self.settings, self._executors))
         await self._server.start()
+        self._start_metrics()
+        if self.authenticator.enabled:
+            log.info("API keys: %d configured; health %s, reflection %s", len(self.authenticator.keys),
+                     "open" if self.settings.auth_exempt_health else "needs a key",
+                     "open" if self.settings.auth_exempt_reflection else "needs a key")
+        else:
+            log.info("API keys: none configured, authentication is off")
         self._open_task = asyncio.create_task(self._open(), name="vecdb-open-database")
         return port
+
+    def _start_metrics(self) -> None:
+        if self.settings.metrics_port == 0:
+            return
+        try:
+            self._metrics_server = MetricsServer(self.metrics.registry, self.settings.host, self.settings.metrics_port)
+        except OSError as exc:
+            log.warning("metrics are off: cannot bind %s for /metrics (%s); set metrics_port to a free port, "
+                        "or 0 to disable metrics", format_address(self.settings.host, self.settings.metrics_port), exc)
+            return
+        log.info("metrics on http://%s/metrics", format_address(self.settings.host, self._metrics_server.port))
 
     async def _open(self) -> None:
         try:
@@ -235,6 +287,9 @@ class VecdbServer:
                 except Exception:
                     log.exception("closing the database failed")
         finally:
+            metrics_server, self._metrics_server = self._metrics_server, None
+            if metrics_server is not None:
+                await asyncio.get_running_loop().run_in_executor(None, metrics_server.stop)
             self._terminated.set()
         log.info("vecdb stopped")
 
@@ -267,6 +322,25 @@ def _text_fields(settings: Settings, executors: Executors) -> TextFields:
     return TextFields(registry, batcher, executors.encoder)
 
 
+def _read_pem(path: str, setting: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"setting {setting} = {path!r}: cannot read the file ({exc.strerror})") from None
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS credentials from the PEM files the settings name; None without TLS."""
+    if not settings.tls_enabled:
+        return None
+    chain = _read_pem(settings.tls_cert_file, "tls_cert_file")
+    key = _read_pem(settings.tls_key_file, "tls_key_file")
+    client_ca = _read_pem(settings.tls_client_ca_file, "tls_client_ca_file") if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
 def _open_database(settings: Settings) -> Database:
     from vecdb.engine.database import Database
 
@@ -287,11 +361,9 @@ async def build_server(settings: Settings, *, database: Database | None = None) 
 
 # ---- process entry ---------------------------------------------------------------------------
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr, force=True)
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Root logging to stderr: text or JSON lines, each with the request id (see metrics.py)."""
+    _configure_logging(level, fmt)
 
 
 def run_forever(settings: Settings) -> None:
@@ -299,7 +371,7 @@ def run_forever(settings: Settings) -> None:
 
     Exits with status 1 when the database cannot be opened or the port cannot be bound.
     """
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     code = asyncio.run(_serve(settings))
     if code:
         raise SystemExit(code)
@@ -316,7 +388,7 @@ async def _serve(settings: Settings) -> int:
 
     try:
         server = await build_server(settings)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # a port in use, an unreadable key or certificate file
         log.error("%s", exc)
         return 1
     log.info("listening on %s; opening the database at %s", server.address, settings.data_dir)

@@ -73,6 +73,15 @@ class ServerCache:
     def enabled(self) -> bool:
         return self._state.settings.cache_enabled
 
+    def lmdb_env(self) -> Any:
+        """The open cache's LMDB environment (for whole-server snapshots); None when closed."""
+        return None if self._cache is None or self._closed else self._cache.store_backend().env
+
+    @property
+    def metrics_registry(self) -> Any:
+        """The open cache's Prometheus CollectorRegistry; None while it is closed or disabled."""
+        return None if self._cache is None else self._cache.metrics.registry
+
     @functools.cached_property
     def options(self) -> CacheOptions:
         """The cache options implied by the server settings."""

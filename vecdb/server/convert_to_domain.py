@@ -10,7 +10,6 @@ any engine work.
 
 from __future__ import annotations
 
-
 import json
 import math
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from vecdb.encoder import EncodeKind, TextRole
-from vecdb.engine.errors import InvalidArgument, Unimplemented
+from vecdb.engine.errors import InvalidArgument
 from vecdb.engine.filters import (
     MAX_FILTER_DEPTH,
     Condition,
@@ -31,13 +30,13 @@ from vecdb.engine.filters import (
 )
 from vecdb.engine.ids import parse_point_id
 from vecdb.engine.schema import (
-    CollectionConfig,
     Bm25Config,
+    CollectionConfig,
     DenseField,
-    MuveraConfig,
     HnswConfig,
     Metric,
     MultiVectorField,
+    MuveraConfig,
     PayloadIndexConfig,
     PayloadIndexType,
     QuantizationConfig,
@@ -65,12 +64,11 @@ from vecdb.v1 import query_service_pb2 as query_pb
 
 __all__ = [
     "DEFAULT_LIMIT",
-    "hybrid_query",
-    "is_hybrid",
-    "query_request",
     "batch_needs_config",
     "collection_config",
     "filter_",
+    "hybrid_query",
+    "is_hybrid",
     "nearest_queries",
     "nearest_query",
     "needs_config",
@@ -79,6 +77,7 @@ __all__ = [
     "payload",
     "point_id",
     "point_ids",
+    "query_request",
     "upsert_batch",
     "vector_array",
     "with_vector_fields",

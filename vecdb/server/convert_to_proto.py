@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from vecdb.encoder import Encoded, EncodeKind, ModelInfo
 from vecdb.engine.schema import (
     Bm25Config,
     CollectionConfig,
@@ -30,14 +31,13 @@ from vecdb.engine.types import (
     CollectionInfo,
     CollectionStats,
     FieldStats,
+    Hits,
     Payload,
     PointId,
     Record,
-    Hits,
     ScrollPage,
     UpdateResult,
 )
-from vecdb.encoder import Encoded, EncodeKind, ModelInfo
 from vecdb.v1 import admin_service_pb2 as admin_pb
 from vecdb.v1 import cache_service_pb2 as cache_pb
 from vecdb.v1 import collections_service_pb2 as coll_pb
@@ -48,15 +48,15 @@ from vecdb.v1 import query_service_pb2 as query_pb
 
 __all__ = [
     "SERVICE_NAMES",
-    "encode_response",
-    "list_models",
     "checkpoint",
     "collection_info",
     "count",
     "delete_collection",
+    "encode_response",
     "exists",
     "get_points",
     "list_collections",
+    "list_models",
     "payload_json",
     "point_id",
     "query_batch_response",

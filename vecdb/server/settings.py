@@ -102,6 +102,15 @@ class Settings:
     cache_sweep_interval_s: float = 60.0
     cache_default_threshold: float = 0.92
     cache_default_ttl_s: float = 86400.0
+    api_keys: str = field(default="", repr=False)  # secret: never in repr or logs
+    api_keys_file: str = ""
+    auth_exempt_health: bool = True
+    auth_exempt_reflection: bool = False
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    metrics_port: int = 9464
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         # Coerce here as well, so Settings(port="7000") and Settings(data_dir="x") behave.
@@ -145,6 +154,21 @@ class Settings:
              "use a cosine similarity in [0, 1]")
         need(0.0 <= self.cache_default_ttl_s < float("inf"), "cache_default_ttl_s",
              "use 0 (never expires) or more seconds")
+        need(0 <= self.metrics_port <= 65535, "metrics_port", "use 1..65535, or 0 to disable metrics")
+        need(self.metrics_port == 0 or self.metrics_port != self.port, "metrics_port",
+             "use a port other than the gRPC port, or 0 to disable metrics")
+        need(self.log_format in ("text", "json"), "log_format", "use text or json")
+        need(bool(self.tls_cert_file) == bool(self.tls_key_file), "tls_cert_file",
+             "set tls_cert_file and tls_key_file together (PEM certificate chain and private key)")
+        need(not self.tls_client_ca_file or bool(self.tls_cert_file), "tls_client_ca_file",
+             "mutual TLS needs server TLS too: set tls_cert_file and tls_key_file")
+        if self.api_keys:
+            from vecdb.server.auth import parse_key_spec
+
+            try:
+                parse_key_spec(self.api_keys, "setting api_keys")
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
         need(
             isinstance(logging.getLevelName(self.log_level.upper()), int),
             "log_level", "use DEBUG, INFO, WARNING, ERROR or CRITICAL",
@@ -222,6 +246,10 @@ class Settings:
     @property
     def address(self) -> str:
         return format_address(self.host, self.port)
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls_cert_file)
 
 
 def format_address(host: str, port: int) -> str:

@@ -20,10 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from vecdb.encoder import EncodeKind, Encoded, EncoderModel, MicroBatcher, ModelRegistry, TextRole
+from vecdb.encoder import Encoded, EncodeKind, EncoderModel, MicroBatcher, ModelRegistry, TextRole
 from vecdb.engine.errors import FailedPrecondition, InvalidArgument
 from vecdb.engine.payload import split_key, values_at
-from vecdb.engine.schema import CollectionConfig, DenseField, MultiVectorField, SparseField, VectorField
+from vecdb.engine.schema import (
+    CollectionConfig,
+    DenseField,
+    MultiVectorField,
+    SparseField,
+    VectorField,
+)
 from vecdb.engine.types import UpsertBatch
 from vecdb.server.executors import run_in
 

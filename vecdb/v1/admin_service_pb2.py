@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvecdb/v1/admin_service.proto\x12\x08vecdb.v1\"\x13\n\x11ServerInfoRequest\"{\n\x12ServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61ta_dir\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x11\n\tmax_limit\x18\x04 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x05 \x01(\x04\"\"\n\x0cStatsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"\xd0\x01\n\nFieldStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x16\n\x0eindexed_points\x18\x03 \x01(\x04\x12\x16\n\x0eindex_capacity\x18\x04 \x01(\x04\x12\x11\n\tram_bytes\x18\x05 \x01(\x04\x12\x1b\n\x13\x63heckpoint_sequence\x18\x06 \x01(\x04\x12\x18\n\x10vector_ram_bytes\x18\x07 \x01(\x04\x12\x15\n\rfloat32_bytes\x18\x08 \x01(\x04\x12\x15\n\rcodebook_json\x18\t \x01(\t\"\x81\x01\n\x0f\x43ollectionStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cpoints_count\x18\x02 \x01(\x04\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12\x12\n\ndisk_bytes\x18\x04 \x01(\x04\x12$\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x14.vecdb.v1.FieldStats\"?\n\rStatsResponse\x12.\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x19.vecdb.v1.CollectionStats\"\'\n\x11\x43heckpointRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"&\n\x12\x43heckpointResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\"?\n\x1aRetrainQuantizationRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\"+\n\x15\x43reateSnapshotRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"D\n\x0cSnapshotInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x04\x12\x12\n\ncreated_at\x18\x03 \x01(\x01\"*\n\x14ListSnapshotsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"B\n\x15ListSnapshotsResponse\x12)\n\tsnapshots\x18\x01 \x03(\x0b\x32\x16.vecdb.v1.SnapshotInfo\"%\n\x15\x44\x65leteSnapshotRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteSnapshotResponse\"&\n\x16RestoreSnapshotRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x19\n\x17RestoreSnapshotResponse2\xf0\x04\n\x05\x41\x64min\x12G\n\nServerInfo\x12\x1b.vecdb.v1.ServerInfoRequest\x1a\x1c.vecdb.v1.ServerInfoResponse\x12\x38\n\x05Stats\x12\x16.vecdb.v1.StatsRequest\x1a\x17.vecdb.v1.StatsResponse\x12G\n\nCheckpoint\x12\x1b.vecdb.v1.CheckpointRequest\x1a\x1c.vecdb.v1.CheckpointResponse\x12Q\n\x13RetrainQuantization\x12$.vecdb.v1.RetrainQuantizationRequest\x1a\x14.vecdb.v1.FieldStats\x12I\n\x0e\x43reateSnapshot\x12\x1f.vecdb.v1.CreateSnapshotRequest\x1a\x16.vecdb.v1.SnapshotInfo\x12P\n\rListSnapshots\x12\x1e.vecdb.v1.ListSnapshotsRequest\x1a\x1f.vecdb.v1.ListSnapshotsResponse\x12S\n\x0e\x44\x65leteSnapshot\x12\x1f.vecdb.v1.DeleteSnapshotRequest\x1a .vecdb.v1.DeleteSnapshotResponse\x12V\n\x0fRestoreSnapshot\x12 .vecdb.v1.RestoreSnapshotRequest\x1a!.vecdb.v1.RestoreSnapshotResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvecdb/v1/admin_service.proto\x12\x08vecdb.v1\"\x13\n\x11ServerInfoRequest\"{\n\x12ServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61ta_dir\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x11\n\tmax_limit\x18\x04 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x05 \x01(\x04\"\"\n\x0cStatsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"\xd0\x01\n\nFieldStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x16\n\x0eindexed_points\x18\x03 \x01(\x04\x12\x16\n\x0eindex_capacity\x18\x04 \x01(\x04\x12\x11\n\tram_bytes\x18\x05 \x01(\x04\x12\x1b\n\x13\x63heckpoint_sequence\x18\x06 \x01(\x04\x12\x18\n\x10vector_ram_bytes\x18\x07 \x01(\x04\x12\x15\n\rfloat32_bytes\x18\x08 \x01(\x04\x12\x15\n\rcodebook_json\x18\t \x01(\t\"\x81\x01\n\x0f\x43ollectionStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cpoints_count\x18\x02 \x01(\x04\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12\x12\n\ndisk_bytes\x18\x04 \x01(\x04\x12$\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x14.vecdb.v1.FieldStats\"?\n\rStatsResponse\x12.\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x19.vecdb.v1.CollectionStats\"\'\n\x11\x43heckpointRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"&\n\x12\x43heckpointResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\"?\n\x1aRetrainQuantizationRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\"+\n\x15\x43reateSnapshotRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"J\n\x12SnapshotCollection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x14\n\x0cpoints_count\x18\x03 \x01(\x04\"\xc6\x01\n\x0cSnapshotInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x04\x12\x12\n\ncreated_at\x18\x03 \x01(\x01\x12\x12\n\ncollection\x18\x04 \x01(\t\x12\x31\n\x0b\x63ollections\x18\x05 \x03(\x0b\x32\x1c.vecdb.v1.SnapshotCollection\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x15\n\rvecdb_version\x18\x07 \x01(\t\x12\x12\n\nwith_cache\x18\x08 \x01(\x08\"*\n\x14ListSnapshotsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"B\n\x15ListSnapshotsResponse\x12)\n\tsnapshots\x18\x01 \x03(\x0b\x32\x16.vecdb.v1.SnapshotInfo\"%\n\x15\x44\x65leteSnapshotRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteSnapshotResponse\"M\n\x16RestoreSnapshotRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\toverwrite\x18\x02 \x01(\x08\x12\x12\n\ncollection\x18\x03 \x01(\t\"U\n\x17RestoreSnapshotResponse\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x14\n\x0cpoints_count\x18\x02 \x01(\x04\x12\x10\n\x08sequence\x18\x03 \x01(\x04\"<\n\x17\x44ownloadSnapshotRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x63hunk_bytes\x18\x02 \x01(\r\"S\n\rSnapshotChunk\x12$\n\x04info\x18\x01 \x01(\x0b\x32\x16.vecdb.v1.SnapshotInfo\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x32\xc2\x05\n\x05\x41\x64min\x12G\n\nServerInfo\x12\x1b.vecdb.v1.ServerInfoRequest\x1a\x1c.vecdb.v1.ServerInfoResponse\x12\x38\n\x05Stats\x12\x16.vecdb.v1.StatsRequest\x1a\x17.vecdb.v1.StatsResponse\x12G\n\nCheckpoint\x12\x1b.vecdb.v1.CheckpointRequest\x1a\x1c.vecdb.v1.CheckpointResponse\x12Q\n\x13RetrainQuantization\x12$.vecdb.v1.RetrainQuantizationRequest\x1a\x14.vecdb.v1.FieldStats\x12I\n\x0e\x43reateSnapshot\x12\x1f.vecdb.v1.CreateSnapshotRequest\x1a\x16.vecdb.v1.SnapshotInfo\x12P\n\rListSnapshots\x12\x1e.vecdb.v1.ListSnapshotsRequest\x1a\x1f.vecdb.v1.ListSnapshotsResponse\x12S\n\x0e\x44\x65leteSnapshot\x12\x1f.vecdb.v1.DeleteSnapshotRequest\x1a .vecdb.v1.DeleteSnapshotResponse\x12V\n\x0fRestoreSnapshot\x12 .vecdb.v1.RestoreSnapshotRequest\x1a!.vecdb.v1.RestoreSnapshotResponse\x12P\n\x10\x44ownloadSnapshot\x12!.vecdb.v1.DownloadSnapshotRequest\x1a\x17.vecdb.v1.SnapshotChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,20 +51,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RETRAINQUANTIZATIONREQUEST']._serialized_end=776
   _globals['_CREATESNAPSHOTREQUEST']._serialized_start=778
   _globals['_CREATESNAPSHOTREQUEST']._serialized_end=821
-  _globals['_SNAPSHOTINFO']._serialized_start=823
-  _globals['_SNAPSHOTINFO']._serialized_end=891
-  _globals['_LISTSNAPSHOTSREQUEST']._serialized_start=893
-  _globals['_LISTSNAPSHOTSREQUEST']._serialized_end=935
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=937
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=1003
-  _globals['_DELETESNAPSHOTREQUEST']._serialized_start=1005
-  _globals['_DELETESNAPSHOTREQUEST']._serialized_end=1042
-  _globals['_DELETESNAPSHOTRESPONSE']._serialized_start=1044
-  _globals['_DELETESNAPSHOTRESPONSE']._serialized_end=1068
-  _globals['_RESTORESNAPSHOTREQUEST']._serialized_start=1070
-  _globals['_RESTORESNAPSHOTREQUEST']._serialized_end=1108
-  _globals['_RESTORESNAPSHOTRESPONSE']._serialized_start=1110
-  _globals['_RESTORESNAPSHOTRESPONSE']._serialized_end=1135
-  _globals['_ADMIN']._serialized_start=1138
-  _globals['_ADMIN']._serialized_end=1762
+  _globals['_SNAPSHOTCOLLECTION']._serialized_start=823
+  _globals['_SNAPSHOTCOLLECTION']._serialized_end=897
+  _globals['_SNAPSHOTINFO']._serialized_start=900
+  _globals['_SNAPSHOTINFO']._serialized_end=1098
+  _globals['_LISTSNAPSHOTSREQUEST']._serialized_start=1100
+  _globals['_LISTSNAPSHOTSREQUEST']._serialized_end=1142
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=1144
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=1210
+  _globals['_DELETESNAPSHOTREQUEST']._serialized_start=1212
+  _globals['_DELETESNAPSHOTREQUEST']._serialized_end=1249
+  _globals['_DELETESNAPSHOTRESPONSE']._serialized_start=1251
+  _globals['_DELETESNAPSHOTRESPONSE']._serialized_end=1275
+  _globals['_RESTORESNAPSHOTREQUEST']._serialized_start=1277
+  _globals['_RESTORESNAPSHOTREQUEST']._serialized_end=1354
+  _globals['_RESTORESNAPSHOTRESPONSE']._serialized_start=1356
+  _globals['_RESTORESNAPSHOTRESPONSE']._serialized_end=1441
+  _globals['_DOWNLOADSNAPSHOTREQUEST']._serialized_start=1443
+  _globals['_DOWNLOADSNAPSHOTREQUEST']._serialized_end=1503
+  _globals['_SNAPSHOTCHUNK']._serialized_start=1505
+  _globals['_SNAPSHOTCHUNK']._serialized_end=1588
+  _globals['_ADMIN']._serialized_start=1591
+  _globals['_ADMIN']._serialized_end=2297
 # @@protoc_insertion_point(module_scope)

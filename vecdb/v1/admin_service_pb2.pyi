@@ -98,15 +98,35 @@ class CreateSnapshotRequest(_message.Message):
     collection: str
     def __init__(self, collection: _Optional[str] = ...) -> None: ...
 
+class SnapshotCollection(_message.Message):
+    __slots__ = ("name", "sequence", "points_count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    POINTS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sequence: int
+    points_count: int
+    def __init__(self, name: _Optional[str] = ..., sequence: _Optional[int] = ..., points_count: _Optional[int] = ...) -> None: ...
+
 class SnapshotInfo(_message.Message):
-    __slots__ = ("name", "size_bytes", "created_at")
+    __slots__ = ("name", "size_bytes", "created_at", "collection", "collections", "sha256", "vecdb_version", "with_cache")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    VECDB_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WITH_CACHE_FIELD_NUMBER: _ClassVar[int]
     name: str
     size_bytes: int
     created_at: float
-    def __init__(self, name: _Optional[str] = ..., size_bytes: _Optional[int] = ..., created_at: _Optional[float] = ...) -> None: ...
+    collection: str
+    collections: _containers.RepeatedCompositeFieldContainer[SnapshotCollection]
+    sha256: str
+    vecdb_version: str
+    with_cache: bool
+    def __init__(self, name: _Optional[str] = ..., size_bytes: _Optional[int] = ..., created_at: _Optional[float] = ..., collection: _Optional[str] = ..., collections: _Optional[_Iterable[_Union[SnapshotCollection, _Mapping]]] = ..., sha256: _Optional[str] = ..., vecdb_version: _Optional[str] = ..., with_cache: _Optional[bool] = ...) -> None: ...
 
 class ListSnapshotsRequest(_message.Message):
     __slots__ = ("collection",)
@@ -131,11 +151,39 @@ class DeleteSnapshotResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class RestoreSnapshotRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "overwrite", "collection")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    overwrite: bool
+    collection: str
+    def __init__(self, name: _Optional[str] = ..., overwrite: _Optional[bool] = ..., collection: _Optional[str] = ...) -> None: ...
 
 class RestoreSnapshotResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("collection", "points_count", "sequence")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    POINTS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    points_count: int
+    sequence: int
+    def __init__(self, collection: _Optional[str] = ..., points_count: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class DownloadSnapshotRequest(_message.Message):
+    __slots__ = ("name", "chunk_bytes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    chunk_bytes: int
+    def __init__(self, name: _Optional[str] = ..., chunk_bytes: _Optional[int] = ...) -> None: ...
+
+class SnapshotChunk(_message.Message):
+    __slots__ = ("info", "data", "offset")
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    info: SnapshotInfo
+    data: bytes
+    offset: int
+    def __init__(self, info: _Optional[_Union[SnapshotInfo, _Mapping]] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ...) -> None: ...

@@ -75,6 +75,11 @@ class AdminStub:
                 request_serializer=vecdb_dot_v1_dot_admin__service__pb2.RestoreSnapshotRequest.SerializeToString,
                 response_deserializer=vecdb_dot_v1_dot_admin__service__pb2.RestoreSnapshotResponse.FromString,
                 _registered_method=True)
+        self.DownloadSnapshot = channel.unary_stream(
+                '/vecdb.v1.Admin/DownloadSnapshot',
+                request_serializer=vecdb_dot_v1_dot_admin__service__pb2.DownloadSnapshotRequest.SerializeToString,
+                response_deserializer=vecdb_dot_v1_dot_admin__service__pb2.SnapshotChunk.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -110,26 +115,43 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateSnapshot(self, request, context):
-        """Snapshots (issue 9: not implemented yet; these answer UNIMPLEMENTED).
+        """Snapshots: one file under <data_dir>/snapshots holding a consistent copy of one collection
+        or of every collection (LMDB copy plus an index checkpoint of the same sequence), taken
+        while reads and writes go on (writes to a collection wait while it is copied).
+        Creates a snapshot; NOT_FOUND for an unknown collection.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSnapshots(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists complete snapshots, oldest first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteSnapshot(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Removes a snapshot file; NOT_FOUND for an unknown name, INVALID_ARGUMENT for a name that is
+        not a snapshot name (names are never paths).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RestoreSnapshot(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Restores one collection into the running server under its own name: ALREADY_EXISTS when it
+        exists (unless overwrite); a whole-server snapshot is restored offline
+        (`vecdb snapshot restore-offline`), or one collection of it online by naming it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadSnapshot(self, request, context):
+        """Streams a snapshot file: the first chunk carries its SnapshotInfo (with the SHA-256 of the
+        whole file to check the download against), every chunk a run of bytes in order.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -176,6 +198,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.RestoreSnapshot,
                     request_deserializer=vecdb_dot_v1_dot_admin__service__pb2.RestoreSnapshotRequest.FromString,
                     response_serializer=vecdb_dot_v1_dot_admin__service__pb2.RestoreSnapshotResponse.SerializeToString,
+            ),
+            'DownloadSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadSnapshot,
+                    request_deserializer=vecdb_dot_v1_dot_admin__service__pb2.DownloadSnapshotRequest.FromString,
+                    response_serializer=vecdb_dot_v1_dot_admin__service__pb2.SnapshotChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +422,33 @@ class Admin:
             '/vecdb.v1.Admin/RestoreSnapshot',
             vecdb_dot_v1_dot_admin__service__pb2.RestoreSnapshotRequest.SerializeToString,
             vecdb_dot_v1_dot_admin__service__pb2.RestoreSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vecdb.v1.Admin/DownloadSnapshot',
+            vecdb_dot_v1_dot_admin__service__pb2.DownloadSnapshotRequest.SerializeToString,
+            vecdb_dot_v1_dot_admin__service__pb2.SnapshotChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -154,3 +154,11 @@ __all__ = [
     "errors",
     "models",
 ]
+
+from vecdb_client.models import (  # snapshots (issue 9)
+    RestoredCollection,
+    SnapshotCollection,
+    SnapshotInfo,
+)
+
+__all__ += ["RestoredCollection", "SnapshotCollection", "SnapshotInfo"]

@@ -1,13 +1,22 @@
-"""What both clients do around every call: channel options, request ids, deadlines, retries and
-turning a failed RPC into a typed exception. No sleeping or I/O here: the sync and async clients
-each run the loop with their own sleep."""
+"""What both clients do around every call: channels (plaintext or TLS), credentials, request ids,
+deadlines, retries and turning a failed RPC into a typed exception. No sleeping here: the sync
+and async clients each run the loop with their own sleep.
+
+The API key travels as `authorization: Bearer <key>` metadata on every call (the server also
+accepts `x-api-key`). It is kept out of `repr` and error messages. Sending a key over a
+plaintext channel to anything but a loopback address is allowed (a server behind a TLS-ending
+proxy) but worth a warning, once per client.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 import time
 import uuid
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import EllipsisType
 
 import grpc
@@ -22,11 +31,124 @@ BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 2.0
 
 
-def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
-    return [
+AUTHORIZATION_KEY = "authorization"
+
+Pem = bytes | str | os.PathLike[str]
+"""PEM data as bytes, or the path of a PEM file (str or Path)."""
+
+
+def channel_options(max_message_bytes: int, server_name: str | None = None) -> list[tuple[str, int | str]]:
+    options: list[tuple[str, int | str]] = [
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
     ]
+    if server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
+    return options
+
+
+def _read_pem(value: Pem | None, name: str) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        if b"-----BEGIN" not in value:
+            raise errors.InvalidArgument(f"{name}: bytes given are not PEM data (no '-----BEGIN' line)")
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise errors.InvalidArgument(f"{name}: cannot read {str(path)!r}: {exc.strerror}") from None
+        if b"-----BEGIN" not in data:
+            raise errors.InvalidArgument(f"{name}: {str(path)!r} is not a PEM file")
+        return data
+    raise errors.InvalidArgument(f"{name}: expected PEM bytes or a file path, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class Security:
+    """How a client authenticates and protects its channel, checked once at construction.
+
+    api_key: sent with every call (None: no key). tls: use TLS; `root_certificates` (PEM bytes
+    or a file path) trusts a private CA or a self-signed server certificate, else the system's
+    roots. client_certificate / client_key: for servers that require mutual TLS.
+    server_name: the name to check the server certificate against, when it differs from the
+    address's host (e.g. connecting by IP to a certificate issued for a DNS name).
+    """
+
+    api_key: str | None = field(default=None, repr=False)
+    tls: bool = False
+    root_certificates: bytes | None = field(default=None, repr=False)
+    client_certificate: bytes | None = field(default=None, repr=False)
+    client_key: bytes | None = field(default=None, repr=False)
+    server_name: str | None = None
+
+    @classmethod
+    def create(
+        cls,
+        api_key: str | None = None,
+        tls: bool = False,
+        root_certificates: Pem | None = None,
+        client_certificate: Pem | None = None,
+        client_key: Pem | None = None,
+        server_name: str | None = None,
+    ) -> Security:
+        if api_key is not None:
+            if not isinstance(api_key, str) or not api_key.strip():
+                raise errors.InvalidArgument("api_key: must be a non-empty str or None")
+            api_key = api_key.strip()
+            if not api_key.isascii() or not api_key.isprintable() or " " in api_key:
+                raise errors.InvalidArgument("api_key: must be printable ASCII without spaces (gRPC metadata)")
+        if not isinstance(tls, bool):
+            raise errors.InvalidArgument(f"tls: must be True or False, got {tls!r}")
+        if (client_certificate is None) != (client_key is None):
+            raise errors.InvalidArgument("client_certificate and client_key: give both (mutual TLS) or neither")
+        if server_name is not None and (not isinstance(server_name, str) or not server_name):
+            raise errors.InvalidArgument("server_name: must be a non-empty str or None")
+        roots = _read_pem(root_certificates, "root_certificates")
+        cert = _read_pem(client_certificate, "client_certificate")
+        key = _read_pem(client_key, "client_key")
+        uses_tls = tls or roots is not None or cert is not None
+        return cls(api_key, uses_tls, roots, cert, key, server_name)
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.root_certificates,
+            private_key=self.client_key,
+            certificate_chain=self.client_certificate,
+        )
+
+    def warn_if_exposed(self, address: str) -> None:
+        if self.api_key is not None and not self.tls and not _is_loopback(address):
+            warnings.warn(
+                f"vecdb_client: sending an API key to {address} over a plaintext channel; pass tls=True "
+                "(and root_certificates=... for a private CA) unless a TLS proxy sits in between",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0] if not address.startswith("unix:") else "unix"
+    host = host.removeprefix("dns:///").removeprefix("ipv4:").removeprefix("ipv6:").strip("[]")
+    return host in ("localhost", "unix", "::1") or host.startswith("127.")
+
+
+def open_channel(address: str, max_message_bytes: int, security: Security) -> grpc.Channel:
+    """A blocking channel: TLS when `security.tls`, else plaintext."""
+    options = channel_options(max_message_bytes, security.server_name)
+    if security.tls:
+        return grpc.secure_channel(address, security.credentials(), options=options)
+    return grpc.insecure_channel(address, options=options)
+
+
+def open_aio_channel(address: str, max_message_bytes: int, security: Security) -> grpc.aio.Channel:
+    """An asyncio channel (create it on the loop that will use it): TLS when `security.tls`."""
+    options = channel_options(max_message_bytes, security.server_name)
+    if security.tls:
+        return grpc.aio.secure_channel(address, security.credentials(), options=options)
+    return grpc.aio.insecure_channel(address, options=options)
 
 
 def _check_timeout(value: object, where: str) -> float | None:
@@ -47,6 +169,7 @@ class Settings:
     retries: int
     request_id_prefix: str | None
     max_message_bytes: int
+    security: Security = field(default_factory=Security)
 
     def __post_init__(self) -> None:
         _check_timeout(self.timeout, "timeout")
@@ -75,6 +198,8 @@ class Attempts:
         seconds = settings.timeout if timeout is ... else _check_timeout(timeout, "timeout")
         self.request_id = settings.new_request_id()
         self.metadata: tuple[tuple[str, str], ...] = ((errors.REQUEST_ID_KEY, self.request_id),)
+        if settings.security.api_key is not None:
+            self.metadata += ((AUTHORIZATION_KEY, f"Bearer {settings.security.api_key}"),)
         self.deadline = None if seconds is None else time.monotonic() + seconds
         self.retries_left = settings.retries
         self.retried = 0

@@ -259,9 +259,8 @@ def is_per_point(value: object) -> bool:
             return True
         if isinstance(entry, np.ndarray):
             return entry.ndim == 2
-        if isinstance(entry, Sequence) and entry and isinstance(entry[0], Sequence):
-            return True  # a list of rows: token vectors
-        return False
+        # A list of rows is one point's token vectors; a list of numbers is a dense row.
+        return isinstance(entry, Sequence) and bool(entry) and isinstance(entry[0], Sequence)
     return False
 
 

@@ -630,3 +630,51 @@ class CachePolicy:
     near_miss_margin: float = 0.05
     examples: tuple[str, ...] = ()
     adaptation: CacheLoadAdaptation = field(default_factory=CacheLoadAdaptation)
+
+
+# -- snapshots (issue 9) --------------------------------------------------------------------------
+
+__all__ += ["RestoredCollection", "SnapshotCollection", "SnapshotInfo"]
+
+
+@dataclass(frozen=True)
+class SnapshotCollection:
+    """One collection inside a snapshot: its name, and its sequence number and point count at
+    the moment it was copied."""
+
+    name: str
+    sequence: int
+    points_count: int
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot (`create_snapshot`, `list_snapshots`, `download_snapshot`).
+
+    name: generated, e.g. "docs.20260101T120000Z.0a1b2c3d" ("_server." for the whole server).
+    collection: the snapshot's collection, None for a whole-server snapshot. created_at: unix
+    seconds. sha256: hex digest of the whole file (downloads are checked against it).
+    collections: what it holds. with_cache: the semantic cache was copied too.
+
+    >>> info = client.create_snapshot("docs")
+    >>> info.collections[0].points_count
+    1000
+    """
+
+    name: str
+    collection: str | None
+    created_at: float
+    size_bytes: int
+    sha256: str
+    vecdb_version: str
+    collections: tuple[SnapshotCollection, ...]
+    with_cache: bool = False
+
+
+@dataclass(frozen=True)
+class RestoredCollection:
+    """The answer of `restore_snapshot`: the collection restored, its point count and sequence."""
+
+    name: str
+    points_count: int
+    sequence: int

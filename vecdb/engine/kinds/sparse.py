@@ -78,16 +78,31 @@ def check_sparse(value: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     return idx, val[order].astype(np.float32)
 
 
-class SparseKind:
-    """A sparse field with client- or SPLADE-given weights, scored by dot product."""
+class _InvertedKind:
+    """What both sparse kinds share: exact search and scoring through their inverted index."""
 
-    checkpoint_kind = "sparse"
     higher_is_better = True
 
     def __init__(self, field: SparseField, options: EngineOptions) -> None:
         self.field = field
         self.options = options
         self.name = field.name
+
+    def search(self, index: Any, queries: Sequence[Any], k: int, *, allowed: np.ndarray | None,
+               ef: int | None, exact: bool, originals: OriginalsReader, scan: OriginalsScan) -> Neighbors:
+        return neighbors_from_rows(index.search_batch(list(queries), k, allowed=allowed))
+
+    def score(self, index: Any, query: Any, iids: np.ndarray, originals: OriginalsReader) -> np.ndarray:
+        return np.asarray(index.scores(query, iids), dtype=np.float32)
+
+    def describe(self, index: Any) -> dict[str, Any]:
+        return {"vector_ram_bytes": int(index.ram_bytes)}
+
+
+class SparseKind(_InvertedKind):
+    """A sparse field with client- or SPLADE-given weights, scored by dot product."""
+
+    checkpoint_kind = "sparse"
 
     def new_index(self) -> Any:
         from vecdb.index.sparse import SparseIndex
@@ -138,27 +153,15 @@ class SparseKind:
             raise InvalidArgument(f"{where} is an empty sparse vector: it can match nothing")
         return row
 
-    def search(self, index: Any, queries: Sequence[Any], k: int, *, allowed: np.ndarray | None,
-               ef: int | None, exact: bool, originals: OriginalsReader, scan: OriginalsScan) -> Neighbors:
-        return neighbors_from_rows(index.search_batch(list(queries), k, allowed=allowed))
-
-    def score(self, index: Any, query: Any, iids: np.ndarray, originals: OriginalsReader) -> np.ndarray:
-        return np.asarray(index.scores(query, iids), dtype=np.float32)
-
-    def describe(self, index: Any) -> dict[str, Any]:
-        return {"vector_ram_bytes": int(index.ram_bytes)}
 
 
-class Bm25Kind:
+class Bm25Kind(_InvertedKind):
     """A BM25 field over each point's text."""
 
     checkpoint_kind = "bm25"
-    higher_is_better = True
 
     def __init__(self, field: SparseField, options: EngineOptions) -> None:
-        self.field = field
-        self.options = options
-        self.name = field.name
+        super().__init__(field, options)
         self.bm25 = field.bm25 or Bm25Config()
         self.text_key = self.bm25.text_key
 
@@ -204,14 +207,3 @@ class Bm25Kind:
         if not isinstance(value, str) or not value.strip():
             raise InvalidArgument(f"{where}: the BM25 field {self.name!r} is queried by a non-empty text")
         return value
-
-    def search(self, index: Any, queries: Sequence[Any], k: int, *, allowed: np.ndarray | None,
-               ef: int | None, exact: bool, originals: OriginalsReader, scan: OriginalsScan) -> Neighbors:
-        return neighbors_from_rows(index.search_batch(list(queries), k, allowed=allowed))
-
-    def score(self, index: Any, query: Any, iids: np.ndarray, originals: OriginalsReader) -> np.ndarray:
-        return np.asarray(index.scores(query, iids), dtype=np.float32)
-
-    def describe(self, index: Any) -> dict[str, Any]:
-        return {"vector_ram_bytes": int(index.ram_bytes)}
-
