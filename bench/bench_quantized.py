@@ -324,7 +324,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quantized.json")
     args = parser.parse_args()
     if args.quick:
-        args.n, args.queries, args.scan_n, args.graph_sizes = 5_000, 100, 100_000, [3_000]
+        args.n, args.queries, args.scan_n, args.graph_sizes = 3_000, 50, 50_000, [2_000]
 
     result: dict[str, Any] = {
         "k": K, "quick": args.quick, "threads": args.threads,

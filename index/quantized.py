@@ -92,10 +92,11 @@ class QuantizedIndexConfig:
         see docs/benchmarks.md) or "symmetric" (the query is coded too, as in BEBR's SDC).
     exact_scan_max: up to this many live points candidates come from an exact Hamming scan over
         every sign code; above it from the binary HNSW graph (built when the count first passes
-        it). Measured (docs/benchmarks.md, 2 cores, 384-d): the scan takes ~0.5 ms per query
-        at 10k-30k and ~5.7 ms at 1M; the graph ~1.1 ms, so it is faster past ~150k points,
-        but it costs ~200 B/point on top of 48 B of 1-bit codes and minutes to build. The
-        default keeps the exact scan (exact candidates, codes-only RAM) up to 1M points.
+        it). Measured (docs/benchmarks.md, 2 cores, MiniLM 384-d, 1 bit): the scan takes
+        0.5 ms per query at 10k, 1.15 ms at 99k and 5.7 ms at 1M; the graph 0.76 ms at 99k at
+        the same recall, so it is faster from ~100k points on, but it costs 200 B/point on top
+        of 48 B of 1-bit codes (5x the RAM) and 41 s per 99k points to build. The default keeps
+        the exact scan (codes-only RAM, no build) up to 1M points, where it answers in < 6 ms.
     prefilter_factor, prefilter_min: the Hamming/graph candidate pool per query is
         max(prefilter_factor * k, prefilter_min) codes, re-ranked by their full codes.
     prefilter_min_dim: the sign-plane stage (Hamming scan or graph) is used only from this many

@@ -3,6 +3,7 @@ rescoring of only the candidates, restart, retraining and the RAM the stats repo
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -96,8 +97,10 @@ def test_results_identical_after_restart_crash_and_retrain(tmp_path: Path) -> No
     db = open_db(tmp_path)
     db.create_collection(_config(QuantizationConfig("binary", bits=2)))
     c = db.collection("q")
-    c.upsert(UpsertBatch(ids=list(range(200)), vectors={"v": x[:200]}))  # the codebook's sample
-    c.upsert(UpsertBatch(ids=list(range(200, N)), vectors={"v": x[200:]}))
+    # The codebook's sample: a third of the data, so the collection does not grow fourfold
+    # past it and retrain itself in the background (tested below).
+    c.upsert(UpsertBatch(ids=list(range(1000)), vectors={"v": x[:1000]}))
+    c.upsert(UpsertBatch(ids=list(range(1000, N)), vectors={"v": x[1000:]}))
     c.delete_ids(list(range(50)))
     answer = [list(c.query(NearestQuery(using="v", vector=q, limit=10)).ids) for q in queries]
     db.close()
@@ -117,6 +120,23 @@ def test_results_identical_after_restart_crash_and_retrain(tmp_path: Path) -> No
         got = [list(c.query(NearestQuery(using="v", vector=q, limit=10)).ids) for q in queries]
         hits = sum(len(set(g) & {i + 50 for i in e}) for g, e in zip(got, exact))
         assert hits / (10 * len(queries)) >= 0.8
+    finally:
+        db.close()
+
+
+def test_a_codebook_trained_on_a_small_first_batch_retrains_itself_as_the_field_grows(tmp_path: Path) -> None:
+    x = _clustered(N)
+    db = open_db(tmp_path)
+    try:
+        db.create_collection(_config(QuantizationConfig("binary", bits=1)))
+        c = db.collection("q")
+        c.upsert(UpsertBatch(ids=list(range(20)), vectors={"v": x[:20]}))
+        assert c.stats().fields[0].codebook["trained_on"] == 20
+        c.upsert(UpsertBatch(ids=list(range(20, N)), vectors={"v": x[20:]}))
+        deadline = time.monotonic() + 60
+        while c.stats().fields[0].codebook["trained_on"] < N and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.stats().fields[0].codebook["trained_on"] == N
     finally:
         db.close()
 

@@ -75,6 +75,8 @@ log = logging.getLogger(__name__)
 
 _MAX_MAP_GROWTHS = 8  # each doubles the LMDB map: one write may grow it 256-fold
 _REBUILD_BATCH = 10_000
+_AUTO_RETRAIN_UNTIL = 65_536
+"""A quantized field retrains itself as it grows until its codebook has seen this many points."""
 
 
 class _NothingToCommit(Exception):
@@ -96,6 +98,7 @@ class Collection:
         self._lock = RWLock()
         self._checkpoint_mutex = threading.Lock()
         self._checkpoint_pending = False
+        self._retrain_pending: set[str] = set()
         self._closed = False
         self._payloads = PayloadTable(config.payload_indexes)
         self._indexes: dict[str, VectorIndex] = {}
@@ -255,6 +258,7 @@ class Collection:
                 self._payloads.set(iid, point_id, payload)
             self._applied_seq = sequence
         self._note_changes(len(prepared))
+        self._note_growth()
         return UpdateResult(sequence=sequence, count=len(prepared))
 
     def _write_points(self, txn: lmdb.Transaction, next_iid: int, p: PreparedUpsert,
@@ -603,6 +607,31 @@ class Collection:
                 and self._changed_since_checkpoint >= self.options.checkpoint_every_mutations):
             self._checkpoint_pending = True
             self._background.submit(self._background_checkpoint)
+
+    def _note_growth(self) -> None:
+        """Retrain a quantized field's codebook in the background each time the field has grown
+        fourfold since it was trained, until it was trained on `_AUTO_RETRAIN_UNTIL` points: a
+        codebook fitted on a small first batch would otherwise serve a large collection."""
+        if self._background is None:
+            return
+        for name, kind in self._kinds.items():
+            if getattr(kind, "quantization", None) is None or name in self._retrain_pending:
+                continue
+            index = self._indexes[name]
+            trained = int(index.codebook_info().get("trained_on", 0))  # type: ignore[attr-defined]
+            if trained < _AUTO_RETRAIN_UNTIL and len(index) >= 4 * max(trained, 1):
+                self._retrain_pending.add(name)
+                self._background.submit(self._background_retrain, name)
+
+    def _background_retrain(self, name: str) -> None:
+        try:
+            self.retrain(name)
+        except FailedPrecondition:
+            pass  # the collection closed meanwhile
+        except Exception:  # the old codebook keeps serving; an explicit retrain can follow
+            log.exception("%s: background retraining of field %r failed", self.name, name)
+        finally:
+            self._retrain_pending.discard(name)
 
     def _background_checkpoint(self) -> None:
         try:

@@ -183,7 +183,7 @@ class MuveraConfig:
     d_proj: int = 16
     final_dim: int = 0
     seed: int = 42
-    candidates: int = 100
+    candidates: int = 200
 
     def validate(self, where: str) -> None:
         where = f"{where}.muvera"

@@ -161,7 +161,7 @@ class MuveraParams:
     reps: repetitions (20); k_sim: hyperplanes per repetition, 2**k_sim buckets (5); d_proj:
     inner projection per bucket (16; 0 = none); final_dim: final projection (0 = none);
     seed: shared by documents and queries (42); candidates: encoding candidates reranked by
-    exact MaxSim (100).
+    exact MaxSim (200).
     """
 
     reps: int = 0
