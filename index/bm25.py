@@ -37,13 +37,13 @@ import numpy as np
 
 from vecdb.index.analyzer import Analyzer, AnalyzerConfig
 from vecdb.index.base import IndexLoadError, as_ids, check_k
-from vecdb.index.sparse import (
+from vecdb.index.inverted import (
     SparseIndexConfig,
     SparseRow,
     _grow,
     _InvertedBase,
-    _last_occurrence,
     _Segment,
+    last_occurrence,
     read_index_file,
     write_index_file,
 )
@@ -129,7 +129,7 @@ class Bm25Index(_InvertedBase):
         if len(token_lists) != id_arr.size:
             raise ValueError(f"got {id_arr.size} ids but {len(token_lists)} token lists")
         lists = [_token_list(toks, i) for i, toks in enumerate(token_lists)]
-        keep = _last_occurrence(id_arr)
+        keep = last_occurrence(id_arr)
         if keep is not None:
             id_arr = id_arr[keep]
             lists = [lists[i] for i in keep.tolist()]

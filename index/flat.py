@@ -11,7 +11,6 @@ preceding bytes.
 
 from __future__ import annotations
 
-import operator
 import os
 import struct
 import sys
@@ -34,6 +33,7 @@ from vecdb.index.base import (
 )
 from vecdb.index.exact import chunk_rows, exact_search, scoring_form
 from vecdb.index.locking import RWLock
+from vecdb.index.slots import SlotIds
 from vecdb.kernels import Metric, normalize
 
 __all__ = ["FlatIndex", "FlatIndexConfig"]
@@ -62,7 +62,7 @@ class FlatIndexConfig:
             raise ValueError(f"initial_capacity must be >= 1, got {self.initial_capacity}")
 
 
-class FlatIndex:
+class FlatIndex(SlotIds):
     """Exact k-NN over all metrics; thread-safe (concurrent searches, exclusive writes).
 
     For cosine the stored vectors are normalized on add (zero vectors stay zero), so
@@ -197,20 +197,6 @@ class FlatIndex:
                     raise KeyError(f"id {point_id} is not in the index")
                 slots.append(slot)
             return self._vectors[np.array(slots, dtype=np.int64)]
-
-    def live_ids(self) -> np.ndarray:
-        """Every id in the index, uint64, in slot order."""
-        with self._lock.read():
-            return self._ids[: self._high][self._alive[: self._high]]
-
-    def __len__(self) -> int:
-        return len(self._slot_of)
-
-    def __contains__(self, point_id: object) -> bool:
-        try:
-            return operator.index(point_id) in self._slot_of  # type: ignore[arg-type]
-        except TypeError:
-            return False
 
     @property
     def capacity(self) -> int:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import operator
 import os
 import struct
 import tempfile
@@ -52,6 +51,7 @@ from vecdb.index.base import MISSING_ID, IndexLoadError, Neighbors, as_ids, chec
 from vecdb.index.hnsw import HnswIndex, HnswIndexConfig
 from vecdb.index.locking import RWLock
 from vecdb.index.muvera import FdeConfig, FdeEncoder
+from vecdb.index.slots import SlotIds
 from vecdb.kernels import Metric, maxsim_scores, resolve_device
 from vecdb.kernels.select import select_topk
 
@@ -124,7 +124,7 @@ class MultiVectorIndexConfig:
         )
 
 
-class MultiVectorIndex:
+class MultiVectorIndex(SlotIds):
     """Token sets under MaxSim: MUVERA FDE candidates reranked exactly; thread-safe.
 
     `metric` is DOT or COSINE (cosine normalizes every stored and query token).
@@ -372,15 +372,6 @@ class MultiVectorIndex:
         """Every id in the index, uint64, in no particular order."""
         with self._lock.read():
             return np.fromiter(self._slot_of, dtype=np.uint64, count=len(self._slot_of))
-
-    def __len__(self) -> int:
-        return len(self._slot_of)
-
-    def __contains__(self, point_id: object) -> bool:
-        try:
-            return operator.index(point_id) in self._slot_of  # type: ignore[arg-type]
-        except TypeError:
-            return False
 
     @property
     def token_count(self) -> int:

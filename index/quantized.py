@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import io
 import json
-import operator
 import os
 import struct
 import sys
@@ -64,6 +63,7 @@ from vecdb.index.base import (
 )
 from vecdb.index.locking import RWLock
 from vecdb.index.quantization import Codebook, QuantizerConfig
+from vecdb.index.slots import SlotIds
 from vecdb.kernels import Metric, hamming_topk, lut_scores, normalize, resolve_device
 from vecdb.kernels.select import RunningTopK, select_topk
 
@@ -174,7 +174,7 @@ class QuantizedIndexConfig:
         )
 
 
-class QuantizedIndex:
+class QuantizedIndex(SlotIds):
     """Approximate k-NN over compact codes (no float vectors in RAM); thread-safe.
 
     Searches share a read lock, add / remove / fit take the write lock. `get_vectors` returns
@@ -588,20 +588,6 @@ class QuantizedIndex:
             if not slots:
                 return np.empty((0, self.dim), dtype=np.float32)
             return self._book.decode(self._rows(np.array(slots, dtype=np.int64)))
-
-    def live_ids(self) -> np.ndarray:
-        """Every id in the index, uint64, in slot order."""
-        with self._lock.read():
-            return self._ids[: self._high][self._alive[: self._high]]
-
-    def __len__(self) -> int:
-        return len(self._slot_of)
-
-    def __contains__(self, point_id: object) -> bool:
-        try:
-            return operator.index(point_id) in self._slot_of  # type: ignore[arg-type]
-        except TypeError:
-            return False
 
     # -- memory ------------------------------------------------------------------------------
 

@@ -473,6 +473,11 @@ class Collection:
         for i, q in enumerate(queries):
             if q.vector is not None and isinstance(fields[i], DenseField):
                 by_field[fields[i].name].append(i)
+            elif q.text is not None and getattr(self._kinds[fields[i].name], "text_key", None) is None:
+                raise InvalidArgument(
+                    f"{where[i]}.text: field {fields[i].name!r} has no text source, so it cannot be queried by "
+                    "text; query it with a vector, or create the field with a text source"
+                )
             elif q.vector is not None or q.text is not None:
                 value = q.vector if q.vector is not None else q.text
                 out[i] = self._kinds[fields[i].name].check_query(value, f"{where[i]}.{'vector' if q.vector is not None else 'text'}")
