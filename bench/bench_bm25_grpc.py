@@ -24,16 +24,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_sparse import corpus  # noqa: E402
-from tests.integration.server_process import ServerProcess  # noqa: E402
-from vecdb.engine.database import Database  # noqa: E402
-from vecdb.engine.options import EngineOptions  # noqa: E402
-from vecdb.engine.schema import Bm25Config, CollectionConfig, SparseField  # noqa: E402
-from vecdb.engine.types import NearestQuery, UpsertBatch  # noqa: E402
-from vecdb.index.analyzer import AnalyzerConfig  # noqa: E402
-from vecdb.index.bm25 import Bm25Config as IndexBm25Config  # noqa: E402
-from vecdb.index.bm25 import Bm25Index  # noqa: E402
-from vecdb_client import Client, SparseParams  # noqa: E402
+from bench.bench_sparse import corpus
+from tests.integration.server_process import ServerProcess
+from vecdb.engine.database import Database
+from vecdb.engine.options import EngineOptions
+from vecdb.engine.schema import Bm25Config, CollectionConfig, SparseField
+from vecdb.engine.types import NearestQuery, UpsertBatch
+from vecdb.index.analyzer import AnalyzerConfig
+from vecdb.index.bm25 import Bm25Config as IndexBm25Config
+from vecdb.index.bm25 import Bm25Index
+from vecdb_client import Client, SparseParams
 
 K = 10
 BATCH = 2_000

@@ -35,9 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.datasets import glove, iter_batches, minilm_embeddings, split_queries, text_corpus  # noqa: E402
-from tests.integration.server_process import ServerProcess  # noqa: E402
-from vecdb_client import Client, HnswParams, VectorParams  # noqa: E402
+from bench.datasets import glove, iter_batches, minilm_embeddings, split_queries, text_corpus
+from tests.integration.server_process import ServerProcess
+from vecdb_client import Client, HnswParams, VectorParams
 
 K = 10
 BATCH_QUERIES = 64

@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.datasets import minilm_model, passages, stdlib_docstrings  # noqa: E402
-from tests.integration.server_process import ServerProcess  # noqa: E402
-from vecdb_client import Client  # noqa: E402
+from bench.datasets import minilm_model, passages, stdlib_docstrings
+from tests.integration.server_process import ServerProcess
+from vecdb_client import Client
 
 BATCH = 64
 

@@ -23,8 +23,8 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vecdb.v1 import points_service_pb2 as points_pb  # noqa: E402
-from vecdb.v1 import points_service_pb2_grpc as points_grpc  # noqa: E402
+from vecdb.v1 import points_service_pb2 as points_pb
+from vecdb.v1 import points_service_pb2_grpc as points_grpc
 
 CALLS = 2_000
 

@@ -30,13 +30,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vecdb.kernels import Metric, dense_topk, hamming_distances, lut_scores  # noqa: E402
+from vecdb.kernels import Metric, dense_topk, hamming_distances, lut_scores
 
 try:
     import faiss
 except ImportError:  # the server extra installs it; without it only the numpy path is measured
     faiss = None
-from vecdb.kernels import binary  # noqa: E402
+from vecdb.kernels import binary
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if "--interpret-smoke" in sys.argv:  # must precede the first `import triton` anywhere
     os.environ["TRITON_INTERPRET"] = "1"
 
-import torch  # noqa: E402
+import torch
 
 K = 10
 
@@ -150,10 +150,10 @@ def main() -> int:
               "for the correctness half on the CPU", file=sys.stderr)
         return 2
     sys.path.insert(0, str(ROOT))
-    from vecdb.kernels import Metric  # noqa: E402  (after TRITON_INTERPRET is settled)
-    from vecdb.kernels import triton_binary as tb  # noqa: E402
-    from vecdb.kernels import triton_dense as td  # noqa: E402
-    from vecdb.kernels import triton_maxsim as tm  # noqa: E402
+    from vecdb.kernels import Metric
+    from vecdb.kernels import triton_binary as tb
+    from vecdb.kernels import triton_dense as td
+    from vecdb.kernels import triton_maxsim as tm
 
     device = torch.device("cpu") if smoke else torch.device("cuda")
     sizes = SMOKE if smoke else REAL
@@ -258,7 +258,7 @@ def main() -> int:
 
     # per-query LUT (SDC): the 1-bit codes scored as +-1 vectors against a float query
     qf = torch.randn(1, nb * 8, generator=gen, device=device)
-    from vecdb.kernels.codes import build_lut  # noqa: E402
+    from vecdb.kernels.codes import build_lut
 
     lut = torch.from_numpy(build_lut(qf.cpu().numpy(), 1, 2.0, -1.0)).to(device)
     idx, scores = tb.lut_topk_tensors(lut, codes, K)

@@ -33,8 +33,8 @@ from vecdb.kernels.triton_common import (
     num_programs_hint,
     popcount32,
     score_key,
-    to_numpy,
     store_best,
+    to_numpy,
 )
 
 __all__ = [
@@ -91,7 +91,7 @@ def _hamming_topk_kernel(
     split = tl.program_id(0)
     q_rows = tl.program_id(1) * BLOCK_Q + tl.arange(0, BLOCK_Q)
     best = empty_best(BLOCK_Q, K)
-    for t in range(0, tiles_per_split):
+    for t in range(tiles_per_split):
         rows = (split * tiles_per_split + t) * BLOCK_N + tl.arange(0, BLOCK_N)
         dist = _hamming_tile(q_ptr, c_ptr, q_rows, rows, num_q, n, W, WORD_BYTES, BLOCK_W)
         keys = score_key(-dist.to(tl.float32), rows,
@@ -149,7 +149,7 @@ def _lut_topk_kernel(
     split = tl.program_id(0)
     q_rows = tl.program_id(1) * BLOCK_Q + tl.arange(0, BLOCK_Q)
     best = empty_best(BLOCK_Q, K)
-    for t in range(0, tiles_per_split):
+    for t in range(tiles_per_split):
         rows = (split * tiles_per_split + t) * BLOCK_N + tl.arange(0, BLOCK_N)
         s = _lut_tile(lut_ptr, c_ptr, bias_ptr, q_rows, rows, num_q, n, B,
                       HAS_BIAS, BLOCK_Q, BLOCK_N, BLOCK_B)

@@ -34,8 +34,8 @@ from vecdb.kernels.triton_common import (
     fold_topk,
     num_programs_hint,
     score_key,
-    to_numpy,
     store_best,
+    to_numpy,
 )
 
 __all__ = [
@@ -94,7 +94,7 @@ def _dense_topk_kernel(
     split = tl.program_id(0)
     q_rows = tl.program_id(1) * BLOCK_Q + tl.arange(0, BLOCK_Q)
     best = empty_best(BLOCK_Q, K)
-    for t in range(0, tiles_per_split):
+    for t in range(tiles_per_split):
         rows = (split * tiles_per_split + t) * BLOCK_N + tl.arange(0, BLOCK_N)
         s = _tile_scores(q_ptr, v_ptr, q_sq_ptr, q_rows, rows, num_q, n, d, stride_q, stride_v,
                          METRIC, IEEE, BLOCK_Q, BLOCK_N, BLOCK_D)

@@ -9,7 +9,13 @@ import pytest
 
 from vecdb.engine.database import Database, EngineOptions
 from vecdb.engine.filters import Filter, Match, MatchAny, Range
-from vecdb.engine.schema import CollectionConfig, DenseField, HnswConfig, PayloadIndexConfig, PayloadIndexType
+from vecdb.engine.schema import (
+    CollectionConfig,
+    DenseField,
+    HnswConfig,
+    PayloadIndexConfig,
+    PayloadIndexType,
+)
 from vecdb.engine.types import NearestQuery, UpsertBatch
 from vecdb.kernels.metrics import Metric
 from vecdb_client import Client, HnswParams, VectorParams

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
-import vecdb_client
 
+import vecdb_client
 from vecdb.cli import cmd_collection
 from vecdb.cli.errors import UsageError, format_error
 from vecdb.cli.importer import load_state, run_import, state_path_for

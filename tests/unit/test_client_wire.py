@@ -24,9 +24,18 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
-import vecdb_client
 from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
+
+import vecdb_client
+from vecdb.v1 import collections_service_pb2 as coll_pb
+from vecdb.v1 import collections_service_pb2_grpc as coll_grpc
+from vecdb.v1 import common_pb2 as common_pb
+from vecdb.v1 import encoder_service_pb2 as enc_pb
+from vecdb.v1 import encoder_service_pb2_grpc as enc_grpc
+from vecdb.v1 import points_service_pb2 as points_pb
+from vecdb.v1 import points_service_pb2_grpc as points_grpc
+from vecdb.v1 import query_service_pb2 as query_pb
 from vecdb_client import (
     AsyncClient,
     Client,
@@ -39,15 +48,6 @@ from vecdb_client import (
     errors,
     models,
 )
-
-from vecdb.v1 import collections_service_pb2 as coll_pb
-from vecdb.v1 import collections_service_pb2_grpc as coll_grpc
-from vecdb.v1 import common_pb2 as common_pb
-from vecdb.v1 import encoder_service_pb2 as enc_pb
-from vecdb.v1 import encoder_service_pb2_grpc as enc_grpc
-from vecdb.v1 import points_service_pb2 as points_pb
-from vecdb.v1 import points_service_pb2_grpc as points_grpc
-from vecdb.v1 import query_service_pb2 as query_pb
 
 UUID_A = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from vecdb.kernels.metrics import Metric
 
 from vecdb.engine.database import Database
 from vecdb.engine.errors import (
@@ -24,6 +23,7 @@ from vecdb.engine.schema import (
     StorageDType,
 )
 from vecdb.engine.types import NearestQuery, UpsertBatch
+from vecdb.kernels.metrics import Metric
 
 from .engine_helpers import dense_config, open_db, random_vectors, simulate_crash
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vecdb.engine.errors import FieldNotFound, InvalidArgument, Unimplemented
+from vecdb.engine.errors import FieldNotFound, InvalidArgument
 from vecdb.engine.filters import MAX_FILTER_DEPTH, Filter, HasId, IsEmpty, Match, MatchAny, Range
 from vecdb.engine.schema import (
     Bm25Config,
@@ -35,9 +35,9 @@ from vecdb.engine.types import (
     Diversity,
     FieldStats,
     Fusion,
+    Hits,
     HybridQuery,
     Record,
-    Hits,
     ScrollPage,
     UpdateResult,
 )

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from vecdb.kernels import (
+    binary,
     build_lut,
     code_bytes,
     decode_codes,
@@ -26,7 +27,6 @@ from vecdb.kernels import (
     unpack_bits,
     unpack_codes,
 )
-from vecdb.kernels import binary
 
 
 @pytest.fixture

@@ -22,10 +22,10 @@ from vecdb.kernels import (
     Metric,
     cuda_available,
     dense_topk,
+    dispatch,
     hamming_topk,
     resolve_device,
 )
-from vecdb.kernels import dispatch
 
 ALL_REGISTRIES = [
     DENSE_TOPK_BACKENDS,

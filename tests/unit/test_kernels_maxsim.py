@@ -10,8 +10,7 @@ import secrets
 import numpy as np
 import pytest
 
-from vecdb.kernels import maxsim_scores, maxsim_topk
-from vecdb.kernels import maxsim
+from vecdb.kernels import maxsim, maxsim_scores, maxsim_topk
 
 
 @pytest.fixture

@@ -48,10 +48,12 @@ if not STALE:
         LUT_TOPK_BACKENDS,
         MAXSIM_BACKENDS,
         Metric,
+        binary,
+        maxsim,
         scores,
+        triton_common,
+        triton_dense,
     )
-    from vecdb.kernels import binary, maxsim
-    from vecdb.kernels import triton_common, triton_dense
     from vecdb.kernels.dense import rescore_reference
 else:
     from vecdb.kernels import Metric  # parametrization only

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from vecdb.encoder import EncodeKind, Encoded, EncoderLimits, ModelInfo
+from vecdb.encoder import Encoded, EncodeKind, EncoderLimits, ModelInfo
 from vecdb.engine.errors import FailedPrecondition, InvalidArgument
 from vecdb.engine.schema import CollectionConfig, DenseField, TextSource
 from vecdb.engine.types import UpsertBatch

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["UsageError", "CommandFailed", "sdk_error_types", "format_error", "status_name"]
+__all__ = ["CommandFailed", "UsageError", "format_error", "sdk_error_types", "status_name"]
 
 
 class UsageError(Exception):

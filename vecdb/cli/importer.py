@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,12 @@ from vecdb.cli.sources import BadRecord, Chunk, PointId, Source
 __all__ = [
     "STATE_SUFFIX",
     "STATE_VERSION",
-    "Send",
     "ImportSummary",
-    "state_path_for",
+    "Send",
     "load_state",
-    "save_state",
     "run_import",
+    "save_state",
+    "state_path_for",
 ]
 
 STATE_SUFFIX = ".vecdb-import.json"
@@ -178,7 +178,7 @@ def run_import(
                 "rows_done": rows_before + rows,
                 "skipped": skipped_before + skipped,
                 "sequence": sequence,
-                "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "updated": datetime.now(UTC).isoformat(timespec="seconds"),
             },
         )
 

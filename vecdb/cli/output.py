@@ -13,14 +13,14 @@ import numpy as np
 
 __all__ = [
     "ELLIPSIS",
-    "truncate",
-    "format_table",
+    "compact_json",
+    "emit_json",
     "format_kv",
+    "format_table",
     "human_bytes",
     "short_hash",
     "to_jsonable",
-    "compact_json",
-    "emit_json",
+    "truncate",
 ]
 
 ELLIPSIS = "…"

@@ -20,18 +20,18 @@ from typing import Any, Protocol, Union
 import numpy as np
 
 __all__ = [
-    "PointId",
     "BadLine",
-    "Record",
-    "Chunk",
     "BadRecord",
-    "Source",
-    "parse_point_id",
-    "parse_record",
-    "count_lines",
+    "Chunk",
     "JsonlSource",
     "NpySource",
+    "PointId",
+    "Record",
+    "Source",
+    "count_lines",
     "open_source",
+    "parse_point_id",
+    "parse_record",
 ]
 
 PointId = Union[int, str]

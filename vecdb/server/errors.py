@@ -49,7 +49,13 @@ from google.protobuf.message import Message
 from grpc import aio
 
 from vecdb.engine.deadline import call_deadline, check_deadline
-from vecdb.engine.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted, Unimplemented, VecdbError
+from vecdb.engine.errors import (
+    DeadlineExceeded,
+    InvalidArgument,
+    ResourceExhausted,
+    Unimplemented,
+    VecdbError,
+)
 from vecdb.server.auth import Authenticator
 
 if TYPE_CHECKING:

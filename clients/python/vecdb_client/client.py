@@ -19,24 +19,26 @@ from vecdb_client import _cache_ops, _ops, _transport
 from vecdb_client._transport import Timeout
 from vecdb_client.errors import VecdbError
 from vecdb_client.models import (
+    CacheCategoryStats,
+    CacheEntryRef,
+    CacheLookup,
+    CachePolicy,
     CollectionInfo,
     CollectionStats,
     Diversity,
     Encoded,
     FieldStats,
     Fusion,
-    Prefetch,
-    Rerank,
-    ModelInfo,
-    Record,
     Hits,
+    ModelInfo,
+    Prefetch,
+    Record,
+    Rerank,
     ScrollPage,
     ServerInfo,
     UpdateResult,
     VectorParams,
 )
-from vecdb_client.models import CacheCategoryStats, CacheEntryRef, CacheLookup, CachePolicy
-
 
 __all__ = ["Client"]
 
