@@ -150,12 +150,6 @@ class Bm25Index(_InvertedBase):
                 self._df = _grow(self._df, max(2 * self._df.size, n_terms), 0)
             self._put_rows(id_arr, lens.astype(np.int64), terms, tf.astype(np.float32))
 
-    def remove(self, ids: np.ndarray) -> None:
-        """Delete documents; unknown ids are ignored. df, N and avgdl follow at once."""
-        id_arr = as_ids(ids)
-        with self._lock.write():
-            self._remove_ids(id_arr)
-
     # -- queries -----------------------------------------------------------------------------
 
     def search(

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from vecdb.index.base import MISSING_ID, IndexLoadError
+from vecdb.index.base import MISSING_ID, IndexLoadError, as_ids
 from vecdb.index.locking import RWLock
 from vecdb.index.slots import SlotIds
 
@@ -274,6 +274,12 @@ class _InvertedBase(SlotIds):
         self._view = _View(_EMPTY_SEGMENT, _EMPTY_SEGMENT, np.empty(0, dtype=np.int64))
 
     # -- writes (callers hold the write lock) ------------------------------------------------
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Delete points; unknown ids are ignored. (BM25: df, N and avgdl follow at once.)"""
+        id_arr = as_ids(ids)
+        with self._lock.write():
+            self._remove_ids(id_arr)
 
     def _put_rows(
         self, ids: np.ndarray, lens: np.ndarray, flat_t: np.ndarray, flat_v: np.ndarray

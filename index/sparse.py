@@ -70,12 +70,6 @@ class SparseIndex(_InvertedBase):
                 np.concatenate([w for _, w in canon]),
             )
 
-    def remove(self, ids: np.ndarray) -> None:
-        """Delete points; unknown ids are ignored."""
-        id_arr = as_ids(ids)
-        with self._lock.write():
-            self._remove_ids(id_arr)
-
     # -- queries -----------------------------------------------------------------------------
 
     def search(

@@ -276,13 +276,8 @@ class VecdbInterceptor(aio.ServerInterceptor):  # type: ignore[misc,unused-ignor
                         raise
                     except VecdbError as err:
                         await _abort(context, method, rid, err)
-                    except Exception:
-                        log.exception("%s failed with an unexpected error (request id %s)", method, rid)
-                        await context.abort(
-                            grpc.StatusCode.INTERNAL,
-                            f"internal error (request id {rid}); see the server log",
-                            trailing_metadata=((ERROR_NAME_KEY, "internal"), (REQUEST_ID_KEY, rid)),
-                        )
+                    except Exception:  # noqa: BLE001 (logged with its traceback by _abort_internal)
+                        await _abort_internal(context, method, rid)
                     finally:
                         self._in_flight(-1)
             except (aio.AbortError, asyncio.CancelledError) as exc:
@@ -315,13 +310,8 @@ class VecdbInterceptor(aio.ServerInterceptor):  # type: ignore[misc,unused-ignor
             raise  # the handler aborted on its own; its status stands
         except VecdbError as err:
             await _abort(context, method, rid, err)
-        except Exception:
-            log.exception("%s failed with an unexpected error (request id %s)", method, rid)
-            await context.abort(
-                grpc.StatusCode.INTERNAL,
-                f"internal error (request id {rid}); see the server log",
-                trailing_metadata=((ERROR_NAME_KEY, "internal"), (REQUEST_ID_KEY, rid)),
-            )
+        except Exception:  # noqa: BLE001 (logged with its traceback by _abort_internal)
+            await _abort_internal(context, method, rid)
         raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
     def _observe(self, method: str, code: str, started: float) -> None:
@@ -359,6 +349,16 @@ def status_code_of(err: VecdbError) -> grpc.StatusCode:
         return grpc.StatusCode[err.grpc_status]
     except KeyError:
         return grpc.StatusCode.UNKNOWN
+
+
+async def _abort_internal(context: aio.ServicerContext, method: str, rid: str) -> None:
+    """Log an unexpected error with its traceback and answer INTERNAL naming the request id."""
+    log.exception("%s failed with an unexpected error (request id %s)", method, rid)
+    await context.abort(
+        grpc.StatusCode.INTERNAL,
+        f"internal error (request id {rid}); see the server log",
+        trailing_metadata=((ERROR_NAME_KEY, "internal"), (REQUEST_ID_KEY, rid)),
+    )
 
 
 async def _abort(context: aio.ServicerContext, method: str, rid: str, err: VecdbError) -> None:
